@@ -1,0 +1,79 @@
+"""The simulator's exceptions: one root, one class per way a run can go wrong."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DeadlockError",
+    "EngineBug",
+    "OutsideWorkError",
+    "ScenarioError",
+    "SimulatorError",
+    "TraceImportError",
+    "WatchdogTimeout",
+]
+
+
+class SimulatorError(Exception):
+    """Root of every error the simulator raises on purpose."""
+
+
+class DeadlockError(SimulatorError):
+    """The run can never finish: no task is runnable, no timer is pending and no
+    tracked outside work is in flight.
+
+    Attributes:
+        virtual_time: the virtual time, in seconds, at which the run stalled.
+        blocked: one line per blocked task: its name and where it waits.
+    """
+
+    def __init__(self, virtual_time: float, blocked: list[str]) -> None:
+        self.virtual_time = virtual_time
+        self.blocked = blocked
+        lines = "\n".join(f"  - {line}" for line in blocked) or "  (no tasks listed)"
+        super().__init__(
+            f"deadlock at virtual time {virtual_time:.9g} s: no task is runnable, "
+            f"no timer is pending and no outside work is in flight, so the run "
+            f"can never finish. Blocked tasks:\n{lines}"
+        )
+
+
+class WatchdogTimeout(SimulatorError):
+    """Harness code held the event loop for longer than the real-time limit.
+
+    Attributes:
+        virtual_time: the virtual time, in seconds, when the loop stopped yielding.
+        task: the name of the task that held the loop, when it is known.
+        limit: the real-time limit in seconds.
+    """
+
+    def __init__(self, virtual_time: float, task: str | None, limit: float) -> None:
+        self.virtual_time = virtual_time
+        self.task = task
+        self.limit = limit
+        holder = f"task {task!r}" if task else "an unknown task"
+        super().__init__(
+            f"watchdog: {holder} held the event loop for more than {limit:g} s of "
+            f"real time without yielding, at virtual time {virtual_time:.9g} s. "
+            f"A CPU-bound loop in harness code never lets the clock move; add an "
+            f"`await anyio.lowlevel.checkpoint()` inside it, or raise the limit "
+            f"with `watchdog=`."
+        )
+
+
+class OutsideWorkError(SimulatorError):
+    """Work the virtual clock cannot see (a subprocess, a socket, uvloop) was
+    refused."""
+
+
+class ScenarioError(SimulatorError, ValueError):
+    """A scenario is not valid. The message names the field path, the value, the
+    rule and a fix, and for files the file (and line, where known)."""
+
+
+class TraceImportError(SimulatorError):
+    """A session log could not be read at all."""
+
+
+class EngineBug(SimulatorError):
+    """Something inside the simulator failed that should never fail: a bug in
+    pytest-streampar, not in your code. Please report it with the traceback."""
