@@ -129,6 +129,43 @@ class Turn:
         """The turn's tool calls, in stream order."""
         return tuple(b.call for b in self.blocks if b.call is not None)
 
+    def first_token_ns(self) -> int:
+        """First token, in nanoseconds after the request was sent."""
+        return to_ns(self.ttft)
+
+    def block_complete_ns(self) -> tuple[int, ...]:
+        """Each block's completion, in nanoseconds after the request was sent.
+
+        The first block starts at the first token; each block then takes
+        ``tokens / tokens_per_second``, unless it has an explicit ``complete_at``
+        (a block never completes before the one before it).
+        """
+        done = self.first_token_ns()
+        times = []
+        for block in self.blocks:
+            if block.complete_at is not None:
+                done = max(done, to_ns(block.complete_at))
+            else:
+                done += to_ns(block.tokens / self.tokens_per_second)
+            times.append(done)
+        return tuple(times)
+
+    def call_complete_ns(self) -> tuple[int, ...]:
+        """Each tool call's completion (its dispatch point), in call order."""
+        return tuple(
+            t
+            for t, b in zip(self.block_complete_ns(), self.blocks, strict=True)
+            if b.call is not None
+        )
+
+    def stream_end_ns(self) -> int:
+        """End of stream, in nanoseconds after the request was sent."""
+        times = self.block_complete_ns()
+        last = times[-1] if times else self.first_token_ns()
+        if self.stream_end is not None:
+            return max(last, to_ns(self.stream_end))
+        return last
+
 
 @dataclass(frozen=True)
 class Scenario:
