@@ -14,6 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 import trio
+import trio.testing
 
 from ._errors import SimulatorError
 from ._timeline import Timeline
