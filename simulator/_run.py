@@ -22,7 +22,9 @@ from ._timeline import Timeline
 T = TypeVar("T")
 Backend = Literal["asyncio", "trio"]
 
-_TIMELINE: contextvars.ContextVar[Timeline] = contextvars.ContextVar("streampar_timeline")
+_TIMELINE: contextvars.ContextVar[Timeline] = contextvars.ContextVar(
+    "streampar_timeline"
+)
 
 
 @dataclass

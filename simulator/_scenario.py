@@ -21,6 +21,7 @@ __all__ = [
     "Scenario",
     "ToolCall",
     "Turn",
+    "conflicts",
     "to_ns",
 ]
 
@@ -189,3 +190,17 @@ class Scenario:
     def calls(self) -> tuple[ToolCall, ...]:
         """Every tool call of the session, in order."""
         return tuple(c for t in self.turns for c in t.calls)
+
+
+def conflicts(a: ToolCall, b: ToolCall) -> bool:
+    """Whether two calls may not run at the same time.
+
+    They conflict when one of them is exclusive and either has no resource key
+    (it must run alone) or shares its key with the other call.
+    """
+    for mine, other in ((a, b), (b, a)):
+        if mine.safety == "exclusive" and (
+            mine.resource is None or mine.resource == other.resource
+        ):
+            return True
+    return False
