@@ -77,10 +77,14 @@ class _Scale:
         c = (ns - self.t0) * self.columns // (self.t1 - self.t0)
         return min(max(c, 0), self.columns - 1)
 
+    def end_col(self, ns: int) -> int:
+        """The column in which something ending at ``ns`` ends."""
+        c = -(-(ns - self.t0) * self.columns // (self.t1 - self.t0)) - 1
+        return min(max(c, 0), self.columns - 1)
+
     def cols(self, start: int, end: int) -> tuple[int, int]:
         first = self.col(start)
-        last = -(-(end - self.t0) * self.columns // (self.t1 - self.t0)) - 1
-        return first, min(max(last, first), self.columns - 1)
+        return first, max(self.end_col(end), first)
 
 
 def render_text_timeline(
@@ -96,8 +100,9 @@ def render_text_timeline(
     token, ``=`` after), one row per tool call in call order (``>`` where its
     call completed, ``.`` while it waited, ``[==]`` while it ran, filled with
     ``x``/``!``/``/`` for an error, timeout or cancel, ``~`` for result
-    processing) and ``hand back`` (``v``). Each row ends with the exact
-    times. A key lists the symbols used.
+    processing) and ``hand back`` (``v``, in the column where what it waited
+    for ended). Column ``c`` covers ``[t0 + c*dt, t0 + (c+1)*dt)``. Each row
+    ends with the exact times. A key lists the symbols used.
 
     Args:
         timeline: a run's timeline in the usual conventions.
@@ -338,7 +343,7 @@ def _hand_back_rows(instants: list[Instant], scale: _Scale) -> list[_Row]:
         return []
     row = _Row("hand back", [" "] * scale.columns)
     for i in backs:
-        row.cells[scale.col(i.at_ns)] = "v"
+        row.cells[scale.end_col(i.at_ns)] = "v"
     if len(backs) == 1:
         ids = backs[0].attrs.get("call_ids") or []
         order = ", ".join(str(x) for x in ids) if ids else "no results"
