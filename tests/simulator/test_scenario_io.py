@@ -428,5 +428,6 @@ def test_fan_out_shape() -> None:
     assert {c.arg_tokens for c in planner.calls} == {25}
     # 0.5 s + 40 tokens / 50 tok/s = 1.3 s, then one call every 0.5 s
     assert planner.call_complete_ns()[0] == 1_800_000_000
-    assert planner.stream_end_ns() == 5_300_000_000
+    # 8 calls end at 5.3 s, the 10-token join at 5.5 s
+    assert planner.stream_end_ns() == 5_500_000_000
     assert len(fan.turns) == 2 and not fan.turns[1].calls
