@@ -247,10 +247,10 @@ class _Walker:
     def _block(self, item: tuple[DraftBlock, int], turn: int) -> RecordedBlock:
         """One recorded block; calls get ``call_<turn>_<n>`` ids."""
         block, call_number = item
+        tokens = block.tokens if block.tokens is not None else tokens_of(block.chars)
         call = None
         if block.call is not None:
-            call = self._call(block.call, f"call_{turn}_{call_number}")
-        tokens = block.tokens if block.tokens is not None else tokens_of(block.chars)
+            call = self._call(block.call, f"call_{turn}_{call_number}", tokens)
         return RecordedBlock(
             kind=block.kind,
             t_done=self._stamp(block.t_done, block.how),
@@ -258,8 +258,9 @@ class _Walker:
             call=call,
         )
 
-    def _call(self, draft: DraftCall, call_id: str) -> RecordedCall:
-        """One recorded call; a call without a result ends where it started."""
+    def _call(self, draft: DraftCall, call_id: str, tokens: int) -> RecordedCall:
+        """One recorded call (its arguments are its block's ``tokens``); a call
+        without a result ends where it started."""
         start = draft.t_arg if draft.t_start is None else draft.t_start
         start_how = draft.start_how or draft.arg_how
         done, done_how, outcome = draft.t_done, draft.done_how, draft.outcome
@@ -271,7 +272,7 @@ class _Walker:
             t_arg=self._stamp(draft.t_arg, draft.arg_how),
             t_start=self._stamp(start, start_how),
             t_done=self._stamp(max(done, start), done_how),
-            arg_tokens=tokens_of(draft.arg_chars),
+            arg_tokens=tokens,
             result_tokens=tokens_of(draft.result_chars),
             safety=self.safety(draft.name) if self.safety else draft.safety,
             resource=self.resources.stand_in(draft.path),

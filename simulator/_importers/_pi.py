@@ -208,8 +208,8 @@ def fit_first_token(samples: list[tuple[int, int]]) -> int:
         samples: (request duration in ns, output tokens) per request.
 
     Returns:
-        The least-squares intercept, clamped to be at least 0 and at most the
-        shortest request; 0 when there are fewer than three samples or the
+        The least-squares intercept, at least 0 (each request then uses at most
+        its own duration); 0 when there are fewer than three samples or the
         token counts do not vary.
     """
     if len(samples) < 3:
@@ -221,9 +221,7 @@ def fit_first_token(samples: list[tuple[int, int]]) -> int:
     if var_t == 0:
         return 0
     slope = sum((t - mean_t) * (d - mean_d) for d, t in samples) / var_t
-    intercept = mean_d - slope * mean_t
-    shortest = min(d for d, _ in samples)
-    return int(min(max(intercept, 0.0), shortest))
+    return max(0, round(mean_d - slope * mean_t))
 
 
 def _place_blocks(pending: _Pending, ttft: int) -> None:

@@ -349,14 +349,10 @@ class RecordedSession:
 
     def to_scenario(self) -> Scenario:
         """The session as a timing-only scenario (see the module docstring)."""
-        calls = sum(len(t.calls) for t in self.turns)
         return Scenario(
             name=self.name,
             turns=tuple(t.to_turn() for t in self.turns),
-            description=(
-                f"{self.agent} {self.version}: {len(self.turns)} requests, "
-                f"{calls} tool calls, recorded with {self.agent_strategy} tools"
-            ),
+            description=f"imported from {self.agent} {self.version}",
             source=self.source,
         )
 
