@@ -33,6 +33,8 @@ __all__ = [
     "pack_rows",
     "plot_savings_distribution",
     "plot_strategies",
+    "savings_figure",
+    "strategies_figure",
     "turn_window",
 ]
 
@@ -58,6 +60,12 @@ _OUTCOMES = ("ok", "error", "timeout", "cancelled")
 _BOUND_COLOR = "#cc79a7"
 _BAR_HEIGHT = 0.72
 _SVG_SALT = "pytest-streampar"
+_RC: dict[str, Any] = {
+    "svg.hashsalt": _SVG_SALT,
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "path.simplify": True,
+}
 _MAX_TICKS = 150
 """Beyond this many call completes in view, ticks would only blacken the lane."""
 
@@ -139,12 +147,11 @@ def turn_window(timeline: Timeline, turn: int) -> tuple[int, int]:
     for span in timeline.spans:
         if span.name == "turn" and span.attrs.get("turn") == turn:
             return span.start_ns, span.end_ns
-    known = sorted(
-        {str(s.attrs.get("turn")) for s in timeline.spans if s.name == "turn"}
-    )
+    known = [s.attrs.get("turn") for s in timeline.spans if s.name == "turn"]
+    listed = ", ".join(str(k) for k in known[:20]) + (", ..." if known[20:] else "")
     raise SimulatorError(
         f"turn={turn!r}: the timeline has no 'turn' span with that index (turns "
-        f"recorded: {known or 'none'}); pass one of those, or use window= for a "
+        f"recorded: {listed or 'none'}); pass one of those, or use window= for a "
         f"timeline without turn spans"
     )
 
@@ -543,13 +550,7 @@ def _save(fig: Figure, path_stem: Path) -> list[Path]:
 def _render(draw: Callable[[], Figure], path_stem: Path) -> list[Path]:
     import matplotlib
 
-    rc: dict[str, Any] = {
-        "svg.hashsalt": _SVG_SALT,
-        "svg.fonttype": "none",
-        "font.family": "DejaVu Sans",
-        "path.simplify": True,
-    }
-    with matplotlib.rc_context(rc):  # type: ignore[arg-type]
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         return _save(draw(), Path(path_stem))
 
 
@@ -567,21 +568,68 @@ def plot_strategies(
     critical_path: Sequence[CriticalSegment] | None = None,
     max_named_tools: int = 10,
 ) -> list[Path]:
-    """Draw several runs one above another on one shared time axis.
+    """Draw several runs one above another on one shared time axis, to files.
 
-    Each run gets a panel with a lane for the request, one for the stream (with
-    call-complete ticks) and one per tool; when more than ``max_named_tools``
+    Writes what :func:`strategies_figure` draws as ``<stem>.png`` and
+    ``<stem>.svg``. The SVG is byte-for-byte the same for the same input (fixed
+    hash salt, no date), so it can be committed and diffed.
+
+    Args:
+        runs: panel title to timeline, drawn top to bottom in this order.
+        path_stem: output path without suffix; ``.png`` and ``.svg`` are added.
+            Parent folders are created; files are replaced atomically.
+        title: the figure's title.
+        window: see :func:`strategies_figure`.
+        turn: see :func:`strategies_figure`.
+        bound_ns: see :func:`strategies_figure`.
+        critical_path: see :func:`strategies_figure`.
+        max_named_tools: see :func:`strategies_figure`.
+
+    Returns:
+        The PNG path and the SVG path.
+
+    Raises:
+        SimulatorError: as :func:`strategies_figure`.
+    """
+
+    def draw() -> Figure:
+        return strategies_figure(
+            runs,
+            title=title,
+            window=window,
+            turn=turn,
+            bound_ns=bound_ns,
+            critical_path=critical_path,
+            max_named_tools=max_named_tools,
+        )
+
+    return _render(draw, path_stem)
+
+
+def strategies_figure(
+    runs: Mapping[str, Timeline],
+    *,
+    title: str,
+    window: tuple[int, int] | None = None,
+    turn: int | None = None,
+    bound_ns: int | None = None,
+    critical_path: Sequence[CriticalSegment] | None = None,
+    max_named_tools: int = 10,
+) -> Figure:
+    """A matplotlib figure of several runs, one panel each, sharing one x axis.
+
+    Each run gets a panel with a lane for the request (shown when it took
+    time), one for the stream (lighter before the first token, with a tick at
+    each call complete) and one per tool; when more than ``max_named_tools``
     tools are in view, tools are packed into as few rows as never overlap,
     labelled ``tools 1`` to ``tools n``. Tool spans are coloured by outcome,
     hand-backs are vertical lines, each run's end is written next to it (with
     its change against the first run) and the critical-path bound is a dashed
-    line in every panel.
+    line in every panel. Built without pyplot; the caller owns the figure.
 
     Args:
         runs: panel title to timeline, drawn top to bottom in this order (put
             ``sequential`` first so the others are compared with it).
-        path_stem: output path without suffix; ``.png`` and ``.svg`` are added.
-            Parent folders are created; files are replaced atomically.
         title: the figure's title.
         window: ``(start_ns, end_ns)``: only records overlapping this window of
             virtual time, e.g. the busy part of a long session.
@@ -595,15 +643,17 @@ def plot_strategies(
         max_named_tools: up to this many tools get a lane of their own.
 
     Returns:
-        The PNG path and the SVG path.
+        The figure, on an Agg canvas.
 
     Raises:
         SimulatorError: no runs; both ``turn`` and ``window``; an empty window;
             a turn missing from a run.
     """
+    import matplotlib
+
     if not runs:
         raise SimulatorError(
-            "runs={}: plot_strategies needs at least one timeline; pass "
+            "runs={}: a strategies plot needs at least one timeline; pass "
             "{'sequential': timeline, ...}"
         )
     views, xlim = _views(runs, window, turn)
@@ -612,13 +662,10 @@ def plot_strategies(
         for name, tl in runs.items()
     ]
     bound_s = None if bound_ns is None else bound_ns / NS
-
-    def draw() -> Figure:
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         return _strategies_figure(
             panels, title, xlim, bound_s, critical_path, turn, window
         )
-
-    return _render(draw, path_stem)
 
 
 def _strategies_figure(
@@ -679,7 +726,34 @@ def plot_savings_distribution(
     title: str,
     unit: str = "s",
 ) -> list[Path]:
-    """Draw how per-iteration savings spread, one row per session.
+    """Draw how per-iteration savings spread, one row per session, to files.
+
+    Writes what :func:`savings_figure` draws as ``<stem>.png`` and
+    ``<stem>.svg`` (deterministic SVG).
+
+    Args:
+        savings: session name to its iterations' savings.
+        path_stem: output path without suffix; ``.png`` and ``.svg`` are added.
+        title: the figure's title.
+        unit: see :func:`savings_figure`.
+
+    Returns:
+        The PNG path and the SVG path.
+
+    Raises:
+        SimulatorError: as :func:`savings_figure`.
+    """
+
+    def draw() -> Figure:
+        return savings_figure(savings, title=title, unit=unit)
+
+    return _render(draw, path_stem)
+
+
+def savings_figure(
+    savings: Mapping[str, Sequence[float]], *, title: str, unit: str = "s"
+) -> Figure:
+    """A figure of per-iteration savings: a box over a strip of points per session.
 
     Each session gets a box (quartiles, median, whiskers at 1.5 IQR) over a strip
     of every iteration's point, spread vertically by a fixed pattern so the
@@ -688,17 +762,19 @@ def plot_savings_distribution(
 
     Args:
         savings: session name to its iterations' savings, e.g. sequential time
-            minus overlapped time in seconds, or that as a fraction.
-        path_stem: output path without suffix; ``.png`` and ``.svg`` are added.
+            minus overlapped time in seconds, or that as a fraction of the
+            sequential time.
         title: the figure's title.
         unit: ``"s"`` for seconds, ``"fraction"`` to show percentages.
 
     Returns:
-        The PNG path and the SVG path.
+        The figure, on an Agg canvas.
 
     Raises:
         SimulatorError: no sessions, or a unit other than ``"s"``/``"fraction"``.
     """
+    import matplotlib
+
     if not savings:
         raise SimulatorError(
             "savings={}: pass at least one session, e.g. {'pi-session': [0.4, 1.2]}"
@@ -709,11 +785,8 @@ def plot_savings_distribution(
         )
     scale = 100.0 if unit == "fraction" else 1.0
     rows = {name: [v * scale for v in values] for name, values in savings.items()}
-
-    def draw() -> Figure:
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         return _savings_figure(rows, title, "%" if unit == "fraction" else "s")
-
-    return _render(draw, path_stem)
 
 
 def _jitter(n: int) -> list[float]:

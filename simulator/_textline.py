@@ -168,12 +168,15 @@ def _select(
     if window is not None:
         return spans, instants, window.start_ns, window.end_ns
     if not spans and not instants:
-        known = sorted(
-            {str(s.attrs["turn"]) for s in timeline.spans if "turn" in s.attrs}
+        known = list(
+            dict.fromkeys(
+                str(s.attrs["turn"]) for s in timeline.spans if "turn" in s.attrs
+            )
         )
+        listed = ", ".join(known[:20]) + (", ..." if known[20:] else "")
         raise SimulatorError(
             f"turn={turn!r}: no span or instant of the timeline has attrs "
-            f"turn={turn!r} (turns recorded: {', '.join(known) or 'none'}); pass "
+            f"turn={turn!r} (turns recorded: {listed or 'none'}); pass "
             f"one of those, or turn=None to draw the whole timeline"
         )
     times = [s.start_ns for s in spans] + [i.at_ns for i in instants]
