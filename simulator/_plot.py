@@ -47,7 +47,7 @@ _STYLE: dict[str, dict[str, Any]] = {
     "stream": {"color": "#56b4e9", "label": "stream"},
     "ok": {"color": "#009e73", "label": "tool ok"},
     "error": {"color": "#d55e00", "label": "tool error"},
-    "timeout": {"color": "#e69f00", "label": "tool timeout"},
+    "timeout": {"color": "#f0e442", "hatch": "....", "label": "tool timeout"},
     "cancelled": {
         "color": "#d9d9d9",
         "hatch": "////",
