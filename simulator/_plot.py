@@ -54,6 +54,12 @@ _STYLE: dict[str, dict[str, Any]] = {
         "label": "tool cancelled",
     },
     "result": {"color": "#a8dcc9", "label": "result processing"},
+    "exclusive": {
+        "color": "none",
+        "edge": "#000000",
+        "width": 1.8,
+        "label": "exclusive tool (bold outline)",
+    },
     "critical": {"color": "#cc79a7", "label": "critical path"},
 }
 _OUTCOMES = ("ok", "error", "timeout", "cancelled")
@@ -221,7 +227,9 @@ def _tool_label(span: Span) -> str:
     name = str(span.attrs.get("name", ""))
     if len(call_id) > 8:
         return f"{name} …{call_id[-4:]}".strip()
-    return f"{call_id} {name}".strip()
+    if name in ("", call_id):
+        return call_id
+    return f"{call_id} {name}"
 
 
 def _tool_rows(spans: list[Span], max_named: int) -> tuple[dict[str, int], list[str]]:
@@ -276,7 +284,10 @@ def _build_panel(name: str, timeline: Timeline, view: _View, max_named: int) -> 
             _add_stream(panel, view, span, first_tokens)
         elif span.name in ("tool", "result"):
             style = "result" if span.name == "result" else _outcome(span)
-            panel.layer(style).add(start, end, len(model) + rows[span.lane])
+            row = len(model) + rows[span.lane]
+            panel.layer(style).add(start, end, row)
+            if span.name == "tool" and span.attrs.get("safety") == "exclusive":
+                panel.layer("exclusive").add(start, end, row)
     for instant in instants:
         at = view.seconds(instant.at_ns)
         if instant.name == "call_complete":
@@ -358,13 +369,15 @@ def _draw_layers(ax: Axes, panel: _Panel) -> set[str]:
             for x, w, r in zip(layer.xs, layer.widths, layer.rows, strict=True)
         ]
         spec = _STYLE[style]
+        thin = "#333333" if len(verts) < 100 else spec["color"]
         ax.add_collection(
             PolyCollection(
                 verts,
                 facecolors=spec["color"],
-                edgecolors="#333333" if len(verts) < 100 else spec["color"],
-                linewidths=0.4,
+                edgecolors=spec.get("edge", thin),
+                linewidths=spec.get("width", 0.4),
                 hatch=spec.get("hatch"),
+                zorder=2.5 if style == "exclusive" else 2,
             )
         )
         drawn.add(style)
@@ -485,7 +498,8 @@ def _legend_handles(drawn: set[str], bound_s: float | None) -> list[Any]:
             handles.append(
                 Patch(
                     facecolor=spec["color"],
-                    edgecolor="#333333",
+                    edgecolor=spec.get("edge", "#333333"),
+                    linewidth=spec.get("width", 0.6),
                     hatch=spec.get("hatch"),
                     label=spec["label"],
                 )

@@ -217,7 +217,8 @@ def _tool_label(lane: str, spans: list[Span]) -> str:
         (str(s.attrs["name"]) for s in spans if s.lane == lane and "name" in s.attrs),
         "",
     )
-    return f"{_call_id(lane, spans)} {name}".strip()
+    call_id = _call_id(lane, spans)
+    return call_id if name in ("", call_id) else f"{call_id} {name}"
 
 
 # Rows -------------------------------------------------------------------------

@@ -185,6 +185,38 @@ def test_outcomes_get_their_own_colours_and_legend(tmp_path: Path) -> None:
     assert "tool ok" not in texts
 
 
+def test_exclusive_tools_get_a_bold_outline(tmp_path: Path) -> None:
+    tl = Timeline()
+    add_turn(tl, 0, 0.0, TOOLS["sequential"])
+    write = tl.spans[-1]
+    tl.spans[-1] = Span(
+        write.name,
+        write.lane,
+        write.start_ns,
+        write.end_ns,
+        {**write.attrs, "safety": "exclusive"},
+    )
+    panel = _build_panel("sequential", tl, _View(), 10)
+    outline = panel.layers["exclusive"]
+    assert (outline.xs, outline.widths, outline.rows) == (
+        pytest.approx([4.1]),
+        pytest.approx([2.0]),
+        [2],
+    )
+    _, svg = plot_strategies({"sequential": tl}, tmp_path / "x", title="t")
+    assert "exclusive tool (bold outline)" in svg_texts(svg)
+
+
+def test_tool_lane_label_skips_a_name_equal_to_the_id() -> None:
+    tl = Timeline()
+    tl.add_span("tool", "tool A", 0, S, call_id="A")
+    tl.spans.append(Span("tool", "tool B", 0, S, {"call_id": "B", "name": "B"}))
+    long_id = {"call_id": "toolu_01XyZabc9f3e", "name": "Read"}
+    tl.spans.append(Span("tool", "tool toolu_01XyZabc9f3e", 0, S, long_id))
+    panel = _build_panel("x", tl, _View(), 10)
+    assert panel.labels == ["stream", "A", "B", "Read …9f3e"]
+
+
 # Windows, turns and long sessions ---------------------------------------------
 
 
