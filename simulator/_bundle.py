@@ -115,9 +115,11 @@ def _call_to_dict(call: RecordedCall) -> dict[str, Any]:
 def session_from_dict(data: Mapping[str, Any], *, source: str) -> RecordedSession:
     """Rebuild a session written by :func:`session_to_dict`.
 
+    The stored scenario must equal the one rebuilt from the recorded times.
+
     Raises:
         TraceImportError: the data is not a bundled session; the message names
-            ``source`` and the first key that is wrong.
+            ``source`` and what is wrong.
     """
     if data.get("format") != BUNDLE_FORMAT:
         raise TraceImportError(
@@ -125,12 +127,19 @@ def session_from_dict(data: Mapping[str, Any], *, source: str) -> RecordedSessio
             f"rebuild the bundle with `python -m simulator._bundle`"
         )
     try:
-        return _session(data)
+        session = _session(data)
+        stored = scenario_from_dict(data["scenario"], source=source)
     except (KeyError, TypeError, ValueError) as exc:
         raise TraceImportError(
             f"{source}: not a valid bundled session ({type(exc).__name__}: {exc}); "
             f"rebuild the bundle with `python -m simulator._bundle`"
         ) from None
+    if stored != session.to_scenario():
+        raise TraceImportError(
+            f"{source}: the stored 'scenario' disagrees with the recorded times; "
+            f"rebuild the bundle with `python -m simulator._bundle`"
+        )
+    return session
 
 
 def _session(data: Mapping[str, Any]) -> RecordedSession:
