@@ -73,6 +73,8 @@ _RC: dict[str, Any] = {
     "path.simplify": True,
 }
 _MAX_TICKS = 150
+_MAX_OUTLINES = 100
+"""Beyond this many exclusive tools in view, bold outlines would hide the fill."""
 """Beyond this many call completes in view, ticks would only blacken the lane."""
 
 
@@ -364,6 +366,8 @@ def _draw_layers(ax: Axes, panel: _Panel) -> set[str]:
         layer = panel.layers.get(style)
         if layer is None or not layer.xs:
             continue
+        if style == "exclusive" and len(layer.xs) > _MAX_OUTLINES:
+            continue
         verts = [
             [(x, -r - half), (x + w, -r - half), (x + w, -r + half), (x, -r + half)]
             for x, w, r in zip(layer.xs, layer.widths, layer.rows, strict=True)
@@ -429,8 +433,12 @@ def _annotate_end(
 ) -> None:
     text = f"ends {_fmt_s(panel.end_s)}"
     if first is not None and first.end_s > 0:
-        change = (panel.end_s - first.end_s) / first.end_s * 100
-        text += f"\n{change:+.1f} % vs {first.name}"
+        change = round((panel.end_s - first.end_s) / first.end_s * 100, 1)
+        text += (
+            f"\n{change:+.1f} % vs {first.name}"
+            if change
+            else f"\nwithin 0.05 % of {first.name}"
+        )
     if not xlim[0] <= panel.end_s <= xlim[1]:
         ax.set_title(
             text.replace("\n", ", ") + " (outside this window)",
@@ -771,7 +779,8 @@ def savings_figure(
 
     Each session gets a box (quartiles, median, whiskers at 1.5 IQR) over a strip
     of every iteration's point, spread vertically by a fixed pattern so the
-    picture is the same every time; the count and median are written beside it.
+    picture is the same every time; beside it are the count, how many
+    iterations saved anything (a value above 0) and the median.
     Readable from a handful of points to several hundred.
 
     Args:
@@ -845,8 +854,9 @@ def _savings_figure(rows: Mapping[str, list[float]], title: str, unit: str) -> F
             linewidths=0,
             zorder=3,
         )
+        saved = sum(1 for v in values if v > 0)
         note = (
-            f"n={len(values)}, median {_median(values):.3g} {unit}"
+            f"n={len(values)}, {saved} saved, median {_median(values):.3g} {unit}"
             if values
             else "no iterations"
         )

@@ -357,9 +357,10 @@ def test_savings_distribution_with_few_and_many_points(tmp_path: Path) -> None:
     texts = svg_texts(svg)
     assert {"short session", "long session", "no tools"} <= set(texts)
     # medians: few is 0.0..1.9 -> (0.9 + 1.0) / 2; many has each of 0..1.95
-    # ten times -> (0.95 + 1.0) / 2
-    assert "n=20, median 0.95 s" in texts
-    assert "n=400, median 0.975 s" in texts
+    # ten times -> (0.95 + 1.0) / 2. Savings above 0: 19 of few; many is 0 for
+    # every i divisible by 40, ten of them
+    assert "n=20, 19 saved, median 0.95 s" in texts
+    assert "n=400, 390 saved, median 0.975 s" in texts
     assert "no iterations" in texts
     assert "saving per iteration (s)" in texts
 
@@ -369,7 +370,7 @@ def test_savings_as_fractions_are_shown_in_percent() -> None:
     ax = fig.axes[0]
     assert ax.get_xlabel() == "saving per iteration (%)"
     texts = [t.get_text() for t in ax.texts]
-    assert "n=3, median 20 %" in texts
+    assert "n=3, 3 saved, median 20 %" in texts
 
 
 def test_savings_bad_unit(tmp_path: Path) -> None:
