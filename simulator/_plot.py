@@ -74,6 +74,8 @@ _RC: dict[str, Any] = {
 }
 _MAX_TICKS = 150
 _MAX_OUTLINES = 100
+_MIN_OUTLINED = 0.004
+"""Exclusive tools narrower than this share of the axis get no bold outline."""
 """Beyond this many exclusive tools in view, bold outlines would hide the fill."""
 """Beyond this many call completes in view, ticks would only blacken the lane."""
 
@@ -357,7 +359,7 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:.3f} s" if abs(seconds) < 1000 else f"{seconds:.1f} s"
 
 
-def _draw_layers(ax: Axes, panel: _Panel) -> set[str]:
+def _draw_layers(ax: Axes, panel: _Panel, span_s: float) -> set[str]:
     from matplotlib.collections import PolyCollection
 
     drawn: set[str] = set()
@@ -366,11 +368,15 @@ def _draw_layers(ax: Axes, panel: _Panel) -> set[str]:
         layer = panel.layers.get(style)
         if layer is None or not layer.xs:
             continue
-        if style == "exclusive" and len(layer.xs) > _MAX_OUTLINES:
-            continue
+        bars = list(zip(layer.xs, layer.widths, layer.rows, strict=True))
+        if style == "exclusive":
+            # an outline thicker than its bar would only paint it black
+            bars = [b for b in bars if b[1] >= span_s * _MIN_OUTLINED]
+            if not bars or len(bars) > _MAX_OUTLINES:
+                continue
         verts = [
             [(x, -r - half), (x + w, -r - half), (x + w, -r + half), (x, -r + half)]
-            for x, w, r in zip(layer.xs, layer.widths, layer.rows, strict=True)
+            for x, w, r in bars
         ]
         spec = _STYLE[style]
         thin = "#333333" if len(verts) < 100 else spec["color"]
@@ -713,7 +719,7 @@ def _strategies_figure(
     pad = 0.0 if window is not None else span_s * 0.14
     drawn: set[str] = set()
     for n, (ax, panel) in enumerate(zip(axes_list, panels, strict=False)):
-        drawn |= _draw_layers(ax, panel)
+        drawn |= _draw_layers(ax, panel, span_s + pad)
         drawn |= _draw_marks(ax, panel, len(panel.labels))
         if bound_s is not None:
             ax.axvline(bound_s, color=_BOUND_COLOR, linestyle="--", linewidth=1.6)
