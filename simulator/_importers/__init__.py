@@ -17,6 +17,7 @@ from .._errors import TraceImportError
 from ._claude_code import parse_claude_code
 from ._codex import parse_codex
 from ._detect import Format, detect_format
+from ._fidelity import Fidelity, fidelity
 from ._lines import Line, read_lines, read_text
 from ._problems import Problem, ProblemLog
 from ._recorded import (
@@ -34,6 +35,7 @@ __all__ = [
     "HOW",
     "NOTES",
     "AgentStrategy",
+    "Fidelity",
     "ImportResult",
     "Problem",
     "RecordedBlock",
@@ -41,6 +43,7 @@ __all__ = [
     "RecordedSession",
     "RecordedTurn",
     "Stamp",
+    "fidelity",
     "import_path",
     "import_paths",
 ]

@@ -8,9 +8,12 @@ kept out, as in the recording) is compared with the recorded agent time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .._run import Backend
 from ._recorded import RecordedSession
+
+if TYPE_CHECKING:
+    from .._run import Backend
 
 __all__ = ["Fidelity", "fidelity"]
 
