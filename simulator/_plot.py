@@ -200,8 +200,11 @@ def busiest_window(timeline: Timeline, width_ns: int) -> tuple[int, int]:
 def pack_rows(intervals: Sequence[tuple[int, int]]) -> list[int]:
     """Give each interval a row so that intervals on one row never overlap.
 
-    Intervals are placed in order of their start; each takes the lowest row
-    whose last interval has ended (touching ends may share a row).
+    Intervals are half-open and placed in order of their start; each takes the
+    lowest row whose last interval has ended (touching ends may share a row).
+    An empty interval counts as one unit long, so it never hides in another's
+    bar. This uses the fewest rows possible: as many as intervals overlap at
+    the busiest moment.
 
     Args:
         intervals: ``(start, end)`` pairs.
@@ -213,7 +216,7 @@ def pack_rows(intervals: Sequence[tuple[int, int]]) -> list[int]:
     row_ends: list[int] = []
     rows = [0] * len(intervals)
     for i in order:
-        start, end = intervals[i]
+        start, end = intervals[i][0], max(intervals[i][1], intervals[i][0] + 1)
         row = next((r for r, e in enumerate(row_ends) if e <= start), None)
         if row is None:
             row = len(row_ends)

@@ -93,6 +93,7 @@ def render_text_timeline(
     turn: int | None = None,
     width: int = 72,
     highlight: str | Collection[str] | Mapping[str, str] | None = None,
+    max_tools: int = 40,
 ) -> str:
     """Draw a turn (or a whole timeline) as text, one row per phase and call.
 
@@ -112,6 +113,8 @@ def render_text_timeline(
             least enough for 10 columns); the times follow to the right.
         highlight: call ids whose rows are marked with ``*``; a mapping from
             call id to a note also prints the note on that row.
+        max_tools: at most this many tool rows: the highlighted calls, then
+            the earliest others; a last line counts the calls left out.
 
     Returns:
         The picture, lines joined by newlines, no trailing newline.
@@ -122,7 +125,9 @@ def render_text_timeline(
     notes = _notes(highlight)
     spans, instants, t0, t1 = _select(timeline, turn)
     labels = [_SCALE_LABEL, "request", "stream", "hand back"]
-    tool_lanes = _tool_lanes(spans, instants)
+    all_lanes = _tool_lanes(spans, instants)
+    in_view = {_call_id(lane, spans) for lane in all_lanes}
+    tool_lanes = _shown(all_lanes, spans, notes, max_tools)
     labels += [_tool_label(lane, spans) for lane in tool_lanes]
     label_width = min(max(len(x) for x in labels), _MAX_LABEL)
     scale = _Scale(t0, max(t1, t0 + 1), max(10, width - label_width - 5))
@@ -133,7 +138,13 @@ def render_text_timeline(
     lines = [_title(timeline, turn, scale), _scale_line(scale, label_width)]
     lines += [_line(row, label_width) for row in rows]
     lines.append(_key(rows))
-    missing = sorted(set(notes) - set(_call_id(lane, spans) for lane in tool_lanes))
+    hidden = len(all_lanes) - len(tool_lanes)
+    if hidden:
+        lines.append(
+            f"  ... {hidden} more tool calls not shown; pass turn= to narrow the "
+            f"view or max_tools= to show more"
+        )
+    missing = sorted(set(notes) - in_view)
     if missing:
         lines.append(f"  highlighted but not in this view: {', '.join(missing)}")
     return "\n".join(lines)
@@ -203,6 +214,20 @@ def _tool_lanes(spans: list[Span], instants: list[Instant]) -> list[str]:
             order.index(lane),
         ),
     )
+
+
+def _shown(
+    lanes: list[str], spans: list[Span], notes: Mapping[str, str], limit: int
+) -> list[str]:
+    """The lanes to draw: all when few, else highlighted ones and the earliest."""
+    if len(lanes) <= limit:
+        return lanes
+    keep = {lane for lane in lanes if _call_id(lane, spans) in notes}
+    for lane in lanes:
+        if len(keep) >= limit:
+            break
+        keep.add(lane)
+    return [lane for lane in lanes if lane in keep]
 
 
 def _call_id(lane: str, spans: list[Span]) -> str:

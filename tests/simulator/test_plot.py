@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator import SimulatorError, Timeline
 from simulator._plot import (
@@ -384,3 +386,26 @@ def test_import_does_not_load_matplotlib() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 100), st.integers(0, 30)), min_size=0, max_size=40
+    )
+)
+def test_pack_rows_never_overlaps_and_uses_the_fewest_rows(
+    pairs: list[tuple[int, int]],
+) -> None:
+    """Rows never hold two overlapping intervals, and there are exactly as many
+    rows as intervals overlap at the busiest moment (the least possible). An
+    empty interval counts as one unit long."""
+    intervals = [(start, start + length) for start, length in pairs]
+    rows = pack_rows(intervals)
+    held = [(s, max(e, s + 1)) for s, e in intervals]
+    for i, (a0, a1) in enumerate(held):
+        for j, (b0, b1) in enumerate(held[:i]):
+            if rows[i] == rows[j]:
+                assert a1 <= b0 or b1 <= a0
+    busiest = max((sum(1 for s, e in held if s <= t < e) for t, _ in held), default=0)
+    assert len(set(rows)) == busiest

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator import SimulatorError, Timeline
 from simulator._textline import format_ns, render_text_timeline
@@ -218,3 +220,66 @@ def test_import_does_not_load_matplotlib() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def many_calls(n: int) -> Timeline:
+    """One turn with n one-second calls, call i completing and starting at i s."""
+    tl = Timeline()
+    tl.add_span("turn", "turn", 0, ns(n + 1.0), turn=0)
+    for i in range(n):
+        attrs = {"turn": 0, "call_id": f"c{i}", "name": "t"}
+        tl.instants.append(Instant("call_complete", "model", ns(i), attrs))
+        tl.spans.append(Span("tool", f"tool c{i}", ns(i), ns(i + 1.0), attrs))
+    return tl
+
+
+def test_long_turns_show_the_highlighted_and_earliest_calls() -> None:
+    text = render_text_timeline(many_calls(50), turn=0, max_tools=5, highlight="c42")
+    rows = [line[2:].split(" ")[0] for line in text.splitlines() if " t " in line]
+    assert rows == ["c0", "c1", "c2", "c3", "c42"]
+    assert text.splitlines()[-1] == (
+        "  ... 45 more tool calls not shown; pass turn= to narrow the view or "
+        "max_tools= to show more"
+    )
+
+
+timelines = st.lists(
+    st.tuples(
+        st.integers(0, 10_000),
+        st.integers(0, 10_000),
+        st.sampled_from(["ok", "error", "timeout", "cancelled"]),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(tools=timelines, width=st.integers(10, 140))
+def test_any_turn_draws_a_grid_of_the_given_width(
+    tools: list[tuple[int, int, str]], width: int
+) -> None:
+    """Random tool spans (in ms): every chart line is exactly ``width`` wide and
+    each tool's bar covers the column of its start and of its end."""
+    tl = Timeline()
+    end = max(max(a, b) for a, b, _ in tools) + 1
+    tl.add_span("turn", "turn", 0, end * MS, turn=0)
+    for i, (a, b, outcome) in enumerate(tools):
+        start, stop = sorted((a, b))
+        attrs = {"turn": 0, "call_id": f"c{i}", "outcome": outcome}
+        tl.spans.append(Span("tool", f"tool c{i}", start * MS, stop * MS, attrs))
+    text = render_text_timeline(tl, turn=0, width=width)
+    chart = [line for line in text.splitlines()[1:] if "|" in line]
+    assert len(chart) == 1 + len(tools)
+    # rows go in order of start (no call completes here), ties in given order
+    in_order = sorted(tools, key=lambda t: min(t[0], t[1]))
+    for line, (a, b, _) in zip(chart[1:], in_order, strict=True):
+        chart_part = line[: line.rindex("|") + 1]
+        # labels are at most 9 wide ("hand back"), and there are >= 10 columns
+        assert len(chart_part) == max(width, 9 + 5 + 10)
+        cells = chart_part[chart_part.index("|") + 1 : -1]
+        columns = len(cells)
+        start, stop = sorted((a, b))
+        first = min(start * columns // end, columns - 1)
+        assert cells[first] != " "
+        assert cells.strip(" ")[0] in "[=x!/"
