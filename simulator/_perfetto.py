@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from ._timeline import Timeline, perfetto_events
 __all__ = ["perfetto_trace", "write_trace"]
 
 
-def perfetto_trace(runs: Mapping[str, Timeline]) -> dict[str, Any]:
+def perfetto_trace(
+    runs: Mapping[str, Timeline], *, pack_tools: bool = False
+) -> dict[str, Any]:
     """Merge several timelines into one trace, one named process per run.
 
     Process ids are 1, 2, ... in the order of ``runs``, and Perfetto shows the
@@ -32,6 +35,10 @@ def perfetto_trace(runs: Mapping[str, Timeline]) -> dict[str, Any]:
 
     Args:
         runs: process name (e.g. ``"pi-session / overlapped"``) to timeline.
+        pack_tools: put tool lanes (``tool <call id>``) on as few threads as
+            never overlap, named ``tools 1`` to ``tools n``, instead of a
+            thread per call; keeps long sessions (hundreds of calls) compact.
+            The call id stays in each event's ``args``.
 
     Returns:
         A JSON-ready dict with ``traceEvents``, ``displayTimeUnit`` and
@@ -48,7 +55,8 @@ def perfetto_trace(runs: Mapping[str, Timeline]) -> dict[str, Any]:
     events: list[dict[str, Any]] = []
     meta: dict[str, Any] = {}
     for pid, (name, timeline) in enumerate(runs.items(), start=1):
-        events.extend(perfetto_events(timeline, name, pid))
+        shown = _packed(timeline) if pack_tools else timeline
+        events.extend(perfetto_events(shown, name, pid))
         events.append(
             {
                 "ph": "M",
@@ -110,6 +118,32 @@ def write_trace(path: Path | str, trace: Mapping[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _packed(timeline: Timeline) -> Timeline:
+    """A copy whose tool lanes share ``tools n`` lanes where they never overlap."""
+    from ._plot import pack_rows
+
+    extents: dict[str, tuple[int, int]] = {}
+    for s in timeline.spans:
+        if s.lane.startswith("tool "):
+            lo, hi = extents.get(s.lane, (s.start_ns, s.end_ns))
+            extents[s.lane] = (min(lo, s.start_ns), max(hi, s.end_ns))
+    for i in timeline.instants:
+        if i.lane.startswith("tool "):
+            lo, hi = extents.get(i.lane, (i.at_ns, i.at_ns))
+            extents[i.lane] = (min(lo, i.at_ns), max(hi, i.at_ns))
+    lanes = list(extents)
+    rows = pack_rows([extents[lane] for lane in lanes])
+    rename = {lane: f"tools {row + 1}" for lane, row in zip(lanes, rows, strict=True)}
+    packed = Timeline()
+    packed.meta = dict(timeline.meta)
+    packed.purely_virtual = timeline.purely_virtual
+    packed.spans = [replace(s, lane=rename.get(s.lane, s.lane)) for s in timeline.spans]
+    packed.instants = [
+        replace(i, lane=rename.get(i.lane, i.lane)) for i in timeline.instants
+    ]
+    return packed
 
 
 def _jsonable(value: Any) -> Any:

@@ -175,3 +175,27 @@ def test_unwritable_value_keeps_the_old_file(tmp_path: Path) -> None:
         write_trace(target, {"traceEvents": [{"ts": float("nan")}]})
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["trace.json"]
+
+
+def test_packed_tools_share_threads_where_they_never_overlap() -> None:
+    trace = perfetto_trace(runs(), pack_tools=True)
+    threads = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in events_of(trace, "M")
+        if e["name"] == "thread_name"
+    }
+    # sequential: A 3.1-4.1 then B 4.1-6.1 fit one thread; overlapped: A 1.9-2.9
+    # and B 2.3-4.3 overlap, so two
+    tool_threads = {
+        pid: sorted(n for (p, _), n in threads.items() if p == pid and "tool" in n)
+        for pid in (1, 3)
+    }
+    assert tool_threads == {1: ["tools 1"], 3: ["tools 1", "tools 2"]}
+    b = next(
+        e
+        for e in events_of(trace, "X")
+        if e["pid"] == 3 and e["name"] == "tool" and e["args"]["call_id"] == "B"
+    )
+    assert threads[(3, b["tid"])] == "tools 2"
+    # the timelines passed in are left as they were
+    assert perfetto_trace(runs()) != trace
