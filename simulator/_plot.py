@@ -740,13 +740,14 @@ def _strategies_figure(
     )
     fig.suptitle(title, fontsize=12)
     handles = _legend_handles(drawn, bound_s)
-    fig.legend(
-        handles=handles,
-        loc="outside lower center",
-        ncol=min(len(handles), 5),
-        fontsize=8.5,
-        frameon=False,
-    )
+    if handles:
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncol=min(len(handles), 5),
+            fontsize=8.5,
+            frameon=False,
+        )
     return fig
 
 

@@ -339,6 +339,11 @@ def test_bad_views_are_clear_errors(kwargs: dict[str, Any], message: str) -> Non
         strategies_figure(hand_worked(), title="t", **kwargs)
 
 
+def test_an_empty_run_still_plots(tmp_path: Path) -> None:
+    png, _ = plot_strategies({"nothing": Timeline()}, tmp_path / "e", title="t")
+    assert png.read_bytes()[:8] == PNG_MAGIC
+
+
 def test_no_runs_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SimulatorError, match=r"runs=\{\}"):
         plot_strategies({}, tmp_path / "x", title="t")
