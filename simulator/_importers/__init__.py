@@ -19,6 +19,7 @@ from ._codex import parse_codex
 from ._detect import Format, detect_format
 from ._fidelity import Fidelity, fidelity
 from ._lines import Line, read_lines, read_text
+from ._pi import parse_pi
 from ._problems import Problem, ProblemLog
 from ._recorded import (
     HOW,
@@ -52,16 +53,8 @@ _Parser = Callable[[list[Line], ProblemLog, str], RecordedSession | None]
 _PARSERS: dict[Format, _Parser] = {
     "claude-code": parse_claude_code,
     "codex": parse_codex,
+    "pi": parse_pi,
 }
-
-
-def _parser(fmt: Format) -> _Parser:
-    """The parser for a format (pi is imported lazily to keep imports light)."""
-    if fmt == "pi":
-        from ._pi import parse_pi
-
-        return parse_pi
-    return _PARSERS[fmt]
 
 
 @dataclass(frozen=True)
@@ -169,7 +162,7 @@ def _parse(path: Path, lines: list[Line], log: ProblemLog) -> RecordedSession | 
             "lines); the file was skipped",
         )
         return None
-    session = _parser(fmt)(lines, log, path.name)
+    session = _PARSERS[fmt](lines, log, path.name)
     if session is None:
         log.add(
             0,

@@ -60,7 +60,6 @@ class DraftCall:
     name: str
     t_arg: int
     arg_how: str
-    arg_chars: int
     path: str | None = None
     safety: Safety = "exclusive"
     t_start: int | None = None

@@ -183,7 +183,7 @@ def _add_block(
             return
         name = str(item.get("name", "unknown"))
         args = item.get("input")
-        call = DraftCall(key, name, ns, "cc.block", chars, path_argument(args))
+        call = DraftCall(key, name, ns, "cc.block", path_argument(args))
         call.safety = guess_safety(name)
         state.calls[key] = call
         state.call_lines[key] = number

@@ -169,7 +169,7 @@ def _read_item(state: _State, line: Line, payload: dict[str, Any], ns: int) -> N
     if _KINDS[kind] == "tool_call":
         key = str(payload.get("call_id", f"line{line.number}"))
         name = str(payload.get("name", kind))
-        call = DraftCall(key, name, ns, "codex.item", chars)
+        call = DraftCall(key, name, ns, "codex.item")
         call.t_start, call.start_how = ns, "codex.at_item"
         state.calls[key] = call
         state.call_lines[key] = line.number

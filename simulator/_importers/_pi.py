@@ -170,7 +170,7 @@ def _block(
     name = str(item.get("name", "unknown"))
     args = item.get("arguments")
     chars = len(json.dumps(args, ensure_ascii=False))
-    call = DraftCall(key, name, t_req, "pi.block", chars, path_argument(args))
+    call = DraftCall(key, name, t_req, "pi.block", path_argument(args))
     call.safety = guess_safety(name)
     state.calls[key] = call
     state.call_lines[key] = number
