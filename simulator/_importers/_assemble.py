@@ -217,7 +217,7 @@ class _Walker:
 
     def _turn(self, draft: DraftTurn) -> RecordedTurn:
         """One recorded turn, relative to the origin."""
-        index = len(self.turns) + 1
+        index = len(self.turns)
         start = draft.t_req if self.cursor is None else self.cursor
         if draft.t_req < start:
             _delay(draft, start)

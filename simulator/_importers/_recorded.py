@@ -189,7 +189,8 @@ class RecordedCall:
     """One tool call as it happened.
 
     Attributes:
-        id: ``call_<turn>_<n>`` (1-based), never the log's own id.
+        id: ``call_<turn>_<n>`` (turn from 0, n from 1 within the turn), never
+            the log's own id.
         name: the tool's name.
         t_arg: when its arguments were complete in the stream (call complete).
         t_start: when the tool started.
@@ -241,7 +242,8 @@ class RecordedTurn:
     """One model request, its stream, its tools and the hand-back.
 
     Attributes:
-        index: 1-based position among the session's kept requests.
+        index: position among the session's kept requests, from 0 (as in the
+            scenario and the timelines).
         start_ns: S_k, when the harness began this iteration (the previous
             hand-back, or the prompt that opened it).
         t_req: when the request was sent.
