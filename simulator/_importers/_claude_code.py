@@ -89,13 +89,14 @@ def parse_claude_code(
     overlapped = state.result_before_end or _version_tuple(version) >= _OVERLAP_FROM
     for turn in turns:
         _infer_starts(turn, state.hooks, overlapped=overlapped)
+    strategy = _strategy(turns, overlapped=overlapped)
     info = SessionInfo(
         name=f"claude-code-{version}",
         agent="claude-code",
         version=version,
         source=source,
-        strategy=_strategy(turns, overlapped=overlapped),
-        notes=_notes(state, overlapped=overlapped),
+        strategy=strategy,
+        notes=_notes(state, strategy, overlapped=overlapped),
     )
     return assemble(state.segments, info)
 
@@ -364,10 +365,12 @@ def _strategy(turns: list[DraftTurn], *, overlapped: bool) -> AgentStrategy:
     return "sequential"
 
 
-def _notes(state: _State, *, overlapped: bool) -> tuple[str, ...]:
+def _notes(state: _State, strategy: str, *, overlapped: bool) -> tuple[str, ...]:
     """What this import inferred."""
     notes = ["cc.t_req", "ttft.first_block", "cc.end", "cc.tokens"]
     notes.append("cc.start_2138" if overlapped else "cc.start_2114")
+    if strategy == "sequential":
+        notes.append("cc.strategy_2114")
     if state.hook_messages:
         notes.append("cc.hook_feedback")
     notes += ["safety.names", "results.chars"]

@@ -120,6 +120,10 @@ NOTES: dict[str, str] = {
         "Tool start is not written: taken from the PreToolUse hook line where there "
         "is one, otherwise at the call's block (Claude Code 2.1.38 overlaps)."
     ),
+    "cc.strategy_2114": (
+        "No request in this log has two read-only calls side by side, so "
+        "'sequential' describes it exactly ('parallel' gives the same schedule)."
+    ),
     "cc.hook_feedback": (
         "Hook feedback messages count as harness time (request overhead), not as "
         "human think time."

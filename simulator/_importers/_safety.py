@@ -11,7 +11,7 @@ __all__ = ["Resources", "codex_safety", "guess_safety", "path_argument"]
 _SHARED_WORDS = ("read", "grep", "glob", "search", "find", "list", "view", "fetch")
 _SHARED_NAMES = frozenset({"ls", "cat", "get"})
 _PATH_KEYS = ("file_path", "path", "notebook_path", "filePath", "filename", "file")
-_CODEX_EXCLUSIVE_WORDS = ("patch", "write", "edit")
+_CODEX_EXCLUSIVE_WORDS = ("patch",)
 
 
 def guess_safety(name: str) -> Safety:
@@ -29,7 +29,8 @@ def guess_safety(name: str) -> Safety:
 
 
 def codex_safety(name: str) -> Safety:
-    """Codex's classes: function tools run in parallel, patches alone."""
+    """Codex's classes: function tools (exec_command, write_stdin, ...) run in
+    parallel, patches alone."""
     low = name.lower()
     if any(word in low for word in _CODEX_EXCLUSIVE_WORDS):
         return "exclusive"
