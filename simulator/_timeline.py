@@ -82,7 +82,7 @@ class Timeline:
         self.meta: dict[str, Any] = {}
 
     def add_span(
-        self, name: str, lane: str, start_ns: int, end_ns: int, **attrs: Any
+        self, name: str, lane: str, start_ns: int, end_ns: int, /, **attrs: Any
     ) -> Span:
         """Record a span. Raises ValueError if it ends before it starts."""
         if end_ns < start_ns:
@@ -94,7 +94,9 @@ class Timeline:
         self.spans.append(span)
         return span
 
-    def add_instant(self, name: str, lane: str, at_ns: int, **attrs: Any) -> Instant:
+    def add_instant(
+        self, name: str, lane: str, at_ns: int, /, **attrs: Any
+    ) -> Instant:
         """Record an instant."""
         instant = Instant(name, lane, int(at_ns), attrs)
         self.instants.append(instant)

@@ -1,0 +1,481 @@
+"""The simulated model: plays a scenario's turns as a stream on virtual time.
+
+:class:`SimulatedModel` streams one turn per call of :meth:`SimulatedModel.stream`
+as canonical events (or, on request, as Anthropic Messages, OpenAI Chat
+Completions or OpenAI Responses wire events, see ``_wire``). Every wait is a
+sleep on the virtual clock computed from the scenario's ``Turn.*_ns()`` times,
+so the stream's events fall on exactly the nanoseconds the analytic model says.
+
+What advances time: the request phase (request overhead plus the prefill of the
+previous turn's results) and the gaps between stream events. Nothing else the
+model does takes virtual time. What it cannot model: network jitter, retries,
+and a stream whose pace depends on the consumer (the model never waits for a
+slow reader; a reader that falls behind just sees events late).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import anyio
+
+from ._errors import SimulatorError
+from ._run import current_timeline, now_ns
+from ._scenario import BlockKind, Safety, Scenario, ToolCall, Turn, to_ns
+from ._timeline import Timeline
+
+__all__ = [
+    "BlockDelta",
+    "BlockEnd",
+    "BlockStart",
+    "CallComplete",
+    "CallInfo",
+    "FirstToken",
+    "ModelEvent",
+    "RequestStart",
+    "SimulatedModel",
+    "Stop",
+    "TurnTimes",
+    "Wire",
+    "arguments_for",
+    "canonical_events",
+]
+
+Wire = Literal["canonical", "anthropic", "openai-chat", "openai-responses"]
+WIRES: tuple[str, ...] = ("canonical", "anthropic", "openai-chat", "openai-responses")
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """A tool call as the stream states it once its arguments are complete.
+
+    Attributes:
+        id: the call's id.
+        name: the tool's name.
+        arguments: the parsed arguments.
+        safety: ``"shared"`` or ``"exclusive"`` (from the scenario).
+        resource: the resource key, or None.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    safety: Safety = "shared"
+    resource: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStart:
+    """The request for turn ``turn`` was sent (request overhead and prefill done)."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class FirstToken:
+    """The stream's first token arrived."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStart:
+    """A block of kind ``kind`` opened at position ``index`` of the stream.
+
+    ``call_id`` and ``name`` are set for tool-call blocks.
+    """
+
+    index: int
+    kind: BlockKind
+    call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDelta:
+    """``tokens`` more tokens of block ``index``."""
+
+    index: int
+    kind: BlockKind
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockEnd:
+    """Block ``index`` is complete."""
+
+    index: int
+    kind: BlockKind
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallComplete:
+    """A tool call's arguments are complete: the streaming dispatch point."""
+
+    index: int
+    call: CallInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The stream ended; ``stop_reason`` is ``"tool_use"`` or ``"end_turn"``."""
+
+    stop_reason: str
+
+
+ModelEvent = (
+    RequestStart | FirstToken | BlockStart | BlockDelta | BlockEnd | CallComplete | Stop
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTimes:
+    """When a turn started, sent its request, and handed its results back (ns)."""
+
+    start_ns: int
+    send_ns: int
+    hand_back_ns: int
+
+    @property
+    def iteration_ns(self) -> int:
+        """Hand-back minus start: the turn's iteration time."""
+        return self.hand_back_ns - self.start_ns
+
+
+class _Result(Protocol):
+    """What :meth:`SimulatedModel.feed` and ``hand_back`` need of a result."""
+
+    @property
+    def call_id(self) -> str: ...
+
+
+def arguments_for(call: ToolCall) -> dict[str, Any]:
+    """The arguments the simulated model streams for ``call`` (deterministic)."""
+    if call.resource is not None:
+        return {"call": call.id, "resource": call.resource}
+    return {"call": call.id}
+
+
+def call_info(call: ToolCall) -> CallInfo:
+    """The :class:`CallInfo` the stream states for a scenario call."""
+    return CallInfo(call.id, call.name, arguments_for(call), call.safety, call.resource)
+
+
+def canonical_events(turn: Turn, index: int, send_ns: int) -> list[tuple[int, Any]]:
+    """A turn's canonical stream as ``(absolute ns, event)`` pairs, in order.
+
+    Each block gives a start (at the previous block's completion, the first one
+    at the first token), one delta and an end at its completion; a tool-call
+    block adds a :class:`CallComplete` at the same moment.
+    """
+    first = send_ns + turn.first_token_ns()
+    events: list[tuple[int, Any]] = [(send_ns, RequestStart(index))]
+    events.append((first, FirstToken(index)))
+    begin = first
+    for i, (done, block) in enumerate(
+        zip(turn.block_complete_ns(), turn.blocks, strict=True)
+    ):
+        done += send_ns
+        call = block.call
+        cid, name = (call.id, call.name) if call is not None else (None, None)
+        events.append((begin, BlockStart(i, block.kind, cid, name)))
+        events.append((done, BlockDelta(i, block.kind, block.tokens)))
+        events.append((done, BlockEnd(i, block.kind, block.tokens)))
+        if call is not None:
+            events.append((done, CallComplete(i, call_info(call))))
+        begin = done
+    reason = "tool_use" if turn.calls else "end_turn"
+    events.append((send_ns + turn.stream_end_ns(), Stop(reason)))
+    return events
+
+
+async def wait_until_ns(when: int) -> None:
+    """Sleep on the virtual clock until ``when`` (ns); return at once if past."""
+    delay = when - now_ns()
+    if delay > 0:
+        await anyio.sleep(delay / 1e9)
+
+
+# an entry of a played stream: (time ns, object yielded, canonical event it stands
+# for or None, call ids the consumer now knows complete)
+Entry = tuple[int, Any, Any, tuple[str, ...]]
+
+
+class _TurnStream:
+    """Async iterator over one turn's entries; records the timeline as it goes.
+
+    A plain class, not an async generator, so that a consumer that stops early
+    (an abort) leaves nothing to finalize.
+    """
+
+    __slots__ = ("_model", "_entries", "_next")
+
+    def __init__(self, model: SimulatedModel, entries: list[Entry]) -> None:
+        self._model = model
+        self._entries = entries
+        self._next = 0
+
+    def __aiter__(self) -> _TurnStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        entries = self._entries
+        while self._next < len(entries):
+            when, obj, event, known = entries[self._next]
+            self._next += 1
+            await wait_until_ns(when)
+            self._model._account(when, event, known)
+            if obj is not None:  # None marks a moment the format does not show
+                return obj
+        raise StopAsyncIteration
+
+
+@dataclass
+class _Play:
+    """Book-keeping of the turn being played."""
+
+    index: int
+    start_ns: int
+    send_ns: int
+    calls: tuple[ToolCall, ...]
+    sent: bool = False
+    stream_done: bool = False
+    announced: list[str] = field(default_factory=list)
+    fed: list[str] = field(default_factory=list)
+
+
+class SimulatedModel:
+    """A model that streams a scenario's turns on the virtual clock.
+
+    Use it from code running under :func:`simulator.run`: call :meth:`stream` for
+    each turn and iterate it, then :meth:`hand_back` the turn's results, while
+    :attr:`has_next_turn`.
+
+    Time: ``stream()`` is called at the turn's start ``S``; the first event
+    (``RequestStart``) arrives at ``send = S + request_overhead + prefill`` of
+    the previous turn's results (barrier), or ``max(S + request_overhead, F)``
+    with ``feed_forward=True`` where ``F`` is when the last fed result finished
+    prefilling. Later events arrive at ``send + Turn.*_ns()``.
+
+    Args:
+        scenario: the session to play.
+        timeline: where to record; default :func:`simulator.current_timeline`
+            at the first use.
+        wire: ``"canonical"`` yields :data:`ModelEvent` objects; the others
+            yield plain dicts shaped like that provider's stream events.
+        feed_forward: results are prefilled as :meth:`feed` hands them in,
+            not all at once at the hand-back.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        timeline: Timeline | None = None,
+        wire: Wire = "canonical",
+        feed_forward: bool = False,
+    ) -> None:
+        if wire not in WIRES:
+            raise SimulatorError(
+                f"wire = {wire!r} is not a stream format; use one of {', '.join(WIRES)}"
+            )
+        self.scenario = scenario
+        self.wire: Wire = wire
+        self.feed_forward = feed_forward
+        self.handed_back: list[list[str]] = []
+        self.turn_times: list[TurnTimes] = []
+        self._timeline = timeline
+        self._turn = 0
+        self._play: _Play | None = None
+        self._prefill_ready_ns = 0  # F: end of the fed results' prefill
+        self._prefill_wait_ns = 0  # P: barrier prefill owed by the next request
+
+    @property
+    def has_next_turn(self) -> bool:
+        """Whether a turn is left to stream."""
+        return self._turn < len(self.scenario.turns) and self._play is None
+
+    @property
+    def turn_index(self) -> int:
+        """Index of the turn being played, or of the next one."""
+        return self._play.index if self._play is not None else self._turn
+
+    @property
+    def timeline(self) -> Timeline:
+        """The timeline the model records into."""
+        if self._timeline is None:
+            self._timeline = current_timeline()
+        return self._timeline
+
+    def stream(self) -> _TurnStream:
+        """Play the next turn: an async iterator over its stream events.
+
+        Raises:
+            SimulatorError: the previous turn was not handed back, or no turn
+                is left.
+        """
+        if self._play is not None:
+            raise SimulatorError(
+                f"turn {self._play.index} was streamed but its results were "
+                f"never handed back; call model.hand_back(results) before "
+                f"streaming the next turn"
+            )
+        if self._turn >= len(self.scenario.turns):
+            raise SimulatorError(
+                f"scenario {self.scenario.name!r} has {len(self.scenario.turns)} "
+                f"turns and all were streamed; check model.has_next_turn first"
+            )
+        turn = self.scenario.turns[self._turn]
+        start = now_ns()
+        ready = start + to_ns(turn.request_overhead)
+        if self.feed_forward:
+            send = max(ready, self._prefill_ready_ns)
+        else:
+            send = ready + self._prefill_wait_ns
+        self._play = _Play(self._turn, start, send, turn.calls)
+        self._turn += 1
+        events = canonical_events(turn, self._play.index, send)
+        return _TurnStream(self, self._entries(events))
+
+    def _entries(self, events: list[tuple[int, Any]]) -> list[Entry]:
+        if self.wire == "canonical":
+            return [
+                (t, e, e, (e.call.id,) if type(e) is CallComplete else ())
+                for t, e in events
+            ]
+        from ._wire import render
+
+        return render(self.wire, events, self.scenario.name)
+
+    def _account(self, when: int, event: Any, known: tuple[str, ...]) -> None:
+        """Record what the event at ``when`` stands for in the timeline."""
+        play = self._play
+        if play is None:  # pragma: no cover - stream() always sets it
+            return
+        if known:
+            play.announced.extend(known)
+        kind = type(event)
+        if kind is CallComplete:
+            self.timeline.add_instant(
+                "call_complete",
+                "model",
+                when,
+                turn=play.index,
+                call_id=event.call.id,
+                name=event.call.name,
+            )
+        elif kind is RequestStart:
+            play.sent = True
+            self.timeline.add_span(
+                "request", "model", play.start_ns, when, turn=play.index
+            )
+        elif kind is FirstToken:
+            self.timeline.add_instant("first_token", "model", when, turn=play.index)
+        elif kind is Stop:
+            play.stream_done = True
+            self.timeline.add_span(
+                "stream", "model", play.send_ns, when, turn=play.index
+            )
+
+    def feed(self, result: _Result) -> None:
+        """Start prefilling one result now (feed-forward), in call order.
+
+        Raises:
+            SimulatorError: the model was not built with ``feed_forward=True``,
+                no turn is being played, or the result was fed already.
+        """
+        play = self._require_play("feed")
+        if not self.feed_forward:
+            raise SimulatorError(
+                "model.feed() was called but the model was built with "
+                "feed_forward=False; build SimulatedModel(..., feed_forward=True)"
+            )
+        if result.call_id in play.fed:
+            raise SimulatorError(
+                f"result of call {result.call_id!r} was fed twice in turn "
+                f"{play.index}; feed each result once"
+            )
+        self._feed_now(play, result.call_id)
+
+    def _feed_now(self, play: _Play, call_id: str) -> None:
+        turn = self.scenario.turns[play.index]
+        now = now_ns()
+        play.fed.append(call_id)
+        self.timeline.add_instant(
+            "feed", "harness", now, turn=play.index, call_id=call_id
+        )
+        rate = turn.prefill_tokens_per_second
+        call = next((c for c in play.calls if c.id == call_id), None)
+        tokens = call.result_tokens if call is not None else 0
+        cost = to_ns(tokens / rate) if rate else 0
+        self._prefill_ready_ns = max(self._prefill_ready_ns, now) + cost
+
+    def hand_back(self, results: Sequence[_Result]) -> None:
+        """Hand the turn's results back, in the order given; ends the turn.
+
+        Every call the stream has announced as complete must have exactly one
+        result, and no other call may have one.
+
+        Raises:
+            SimulatorError: no turn is being played, or the results do not
+                match the announced calls one to one.
+        """
+        play = self._require_play("hand_back")
+        ids = [r.call_id for r in results]
+        self._check_results(play, ids)
+        now = now_ns()
+        if not play.sent:
+            self.timeline.add_span(
+                "request", "model", play.start_ns, now, turn=play.index, cut=True
+            )
+        elif not play.stream_done:
+            self.timeline.add_span(
+                "stream", "model", play.send_ns, now, turn=play.index, cut=True
+            )
+        if self.feed_forward:
+            for call_id in ids:
+                if call_id not in play.fed:
+                    self._feed_now(play, call_id)
+        self._prefill_wait_ns = self._barrier_prefill(play, ids)
+        self.timeline.add_instant(
+            "hand_back", "harness", now, turn=play.index, call_ids=list(ids)
+        )
+        self.timeline.add_span("turn", "turn", play.start_ns, now, turn=play.index)
+        self.handed_back.append(ids)
+        self.turn_times.append(TurnTimes(play.start_ns, play.send_ns, now))
+        self._play = None
+
+    def _barrier_prefill(self, play: _Play, ids: list[str]) -> int:
+        rate = self.scenario.turns[play.index].prefill_tokens_per_second
+        if not rate:
+            return 0
+        wanted = set(ids)
+        tokens = sum(c.result_tokens for c in play.calls if c.id in wanted)
+        return to_ns(tokens / rate)
+
+    def _check_results(self, play: _Play, ids: list[str]) -> None:
+        counts = Counter(ids)
+        twice = sorted(i for i, n in counts.items() if n > 1)
+        seen = set(counts)
+        announced = set(play.announced)
+        missing = [i for i in play.announced if i not in seen]
+        extra = sorted(seen - announced)
+        if twice or missing or extra:
+            raise SimulatorError(
+                f"hand_back of turn {play.index}: every call the stream completed "
+                f"needs exactly one result; duplicated {twice}, missing {missing}, "
+                f"not (yet) completed in the stream {extra}. Give one result per "
+                f"completed call (an error or cancelled result counts)"
+            )
+
+    def _require_play(self, what: str) -> _Play:
+        if self._play is None:
+            raise SimulatorError(
+                f"model.{what}() called while no turn is being played; call it "
+                f"after model.stream() and before the turn's hand_back"
+            )
+        return self._play
