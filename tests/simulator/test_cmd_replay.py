@@ -159,3 +159,18 @@ def test_progress_bar_only_when_enabled() -> None:
     off.step(1, 4, "pi")
     off.finish()
     assert quiet.getvalue() == ""
+
+
+def test_both_backends_give_the_same_figures(
+    bundled_report: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "trio"
+    code = main(
+        ["replay", "--backend", "trio", "--no-plots", "--out", str(out), "--quiet"]
+    )
+    assert code == EXIT_OK
+    trio, asyncio = _summary(out), _summary(bundled_report)
+    assert (trio["backend"], asyncio["backend"]) == ("trio", "asyncio")
+    for a, b in zip(trio["sessions"], asyncio["sessions"], strict=True):
+        assert a["simulated_ns"] == b["simulated_ns"]
+        assert a["iterations"] == b["iterations"]
