@@ -144,3 +144,18 @@ def test_codex_fidelity_overlapped() -> None:
     assert abs(result.error_fraction) < 0.02
     per_name = Counter(c.name for c in _session(CODEX).calls)
     assert sum(per_name.values()) == 118
+
+
+def test_pi_queued_message_does_not_overlap_the_previous_request() -> None:
+    # line 462: a prompt typed at 00:56:34.254 while the agent was busy; line
+    # 466: its request carries 1763686594256 (00:56:34.256) but ends at
+    # 00:56:43.890, after the request of line 465 ended (00:56:43.874). It is
+    # sent at that hand-back, and the prompt adds no think time.
+    session = _session(PI)
+    (queued,) = [t for t in session.turns if t.line == 466]
+    before = session.turns[queued.index - 1]
+    assert before.line == 465
+    assert queued.t_req.how == "queued"
+    assert queued.t_req.ns == before.hand_back_ns == queued.start_ns
+    assert queued.think_ns == 0
+    assert queued.iteration_ns == ns(43.890 - 43.874)
