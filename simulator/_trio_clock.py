@@ -1,0 +1,102 @@
+"""The trio backend: a clock that jumps to the next deadline in integer ns.
+
+trio asks its clock how long to sleep only when no task is runnable. This clock
+answers by moving virtual time exactly to the deadline and answering zero, the
+way trio's own ``MockClock`` autojumps at threshold 0, but keeping time as
+integer nanoseconds so that long runs add up exactly. A fresh clock starts at 0.
+
+While outside work is in flight (a thread from ``anyio.to_thread`` or
+``trio.to_thread``, a task waiting on a socket or a process), the clock waits in
+real time instead, in short slices, and advances by the real time that passed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import trio
+
+from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
+
+__all__ = ["HeartbeatInstrument", "VirtualTrioClock", "io_waiters"]
+
+
+class VirtualTrioClock(trio.abc.Clock):
+    """A trio clock on virtual time; pass it as ``trio.run(clock=...)``."""
+
+    def __init__(self) -> None:
+        self.virtual_core = ClockCore()
+        self.virtual_core.real_io = self._io_in_flight
+        self.io_baseline = 0
+        # After a jump trio asks the time once to expire deadlines: it is then
+        # shown the float deadline itself, which may lie a hair above the
+        # rounded nanosecond, so that it expires. Every other caller sees
+        # ``ns`` exactly, so float error never accumulates.
+        self._expire_at: float | None = None
+        self._real_cap: int | None = None
+        self._real_since: int | None = None
+
+    def _io_in_flight(self) -> bool:
+        return io_waiters() > self.io_baseline
+
+    def start_clock(self) -> None:
+        """Nothing to start: virtual time begins at 0."""
+
+    def current_time(self) -> float:
+        """The virtual time in seconds."""
+        core = self.virtual_core
+        if self._real_since is not None:
+            now = time.perf_counter_ns()
+            core.advance_real(now - self._real_since, self._real_cap)
+            self._real_since = now
+        expire_at = self._expire_at
+        if expire_at is not None:
+            self._expire_at = None
+            return max(expire_at, core.ns / 1e9)
+        return core.ns / 1e9
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        """Jump to ``deadline`` and answer 0, or wait in real time for outside work."""
+        core = self.virtual_core
+        now = self.current_time()
+        if deadline <= now:
+            return 0.0
+        target = None if math.isinf(deadline) else round(deadline * 1e9)
+        if core.active and core.outside_in_flight():
+            self._real_cap = target
+            if self._real_since is None:
+                self._real_since = time.perf_counter_ns()
+            if target is None:
+                return REAL_SLICE_S
+            if core.ns >= target:
+                self._expire_at = deadline
+                return 0.0
+            return min(REAL_SLICE_S, deadline - now)
+        self._real_since = None
+        if target is None:
+            return REAL_SLICE_S
+        if target >= SENTINEL_NS and core.active and core.deadlock_ns is None:
+            core.deadlock_ns = core.ns
+        core.ns = max(core.ns, target)
+        self._expire_at = deadline
+        return 0.0
+
+
+def io_waiters() -> int:
+    """Tasks waiting on a socket, pipe or process right now."""
+    stats = trio.lowlevel.current_statistics().io_statistics
+    return getattr(stats, "tasks_waiting_read", 0) + getattr(
+        stats, "tasks_waiting_write", 0
+    )
+
+
+class HeartbeatInstrument(trio.abc.Instrument):
+    """Tells the watchdog that the trio loop is still turning."""
+
+    def __init__(self, core: ClockCore) -> None:
+        self._core = core
+
+    def before_io_wait(self, timeout: float) -> None:
+        """Called by trio once per loop iteration."""
+        self._core.heartbeat = time.monotonic()
