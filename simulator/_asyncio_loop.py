@@ -78,8 +78,14 @@ class _VirtualSelector(selectors.BaseSelector):
             return self._wait_real(timeout, None)
         if next_ns >= SENTINEL_NS and core.deadlock_ns is None:
             core.deadlock_ns = core.ns
+        when = scheduled[0]._when
+        if next_ns <= core.ns and when > core.ns / 1e9:
+            # A timer due by the nanosecond but a hair later as a float came
+            # back (anyio re-checks its deadlines against time()): for the rest
+            # of this nanosecond, time() shows the timer's float.
+            loop._floor = (core.ns, when)
         core.ns = max(core.ns, next_ns)
-        loop._expire_at = scheduled[0]._when
+        loop._expire_at = when
         return []
 
     def _wait_real(
@@ -107,6 +113,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def __init__(self) -> None:
         self.virtual_core = ClockCore()
         self._expire_at: float | None = None
+        self._floor: tuple[int, float] = (-1, 0.0)
         selector = _VirtualSelector(self.virtual_core)
         super().__init__(selector)
         selector._loop = self
@@ -116,14 +123,19 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         """The virtual time in seconds."""
+        ns = self.virtual_core.ns
+        now = ns / 1e9
+        floor_ns, floor = self._floor
+        if floor_ns == ns:
+            now = max(now, floor)
         expire_at = self._expire_at
         if expire_at is not None:
             # Asked once right after a jump, to pick the timers that are due:
-            # show the timer's own float so that it fires even where it lies
-            # a hair above the rounded nanosecond.
+            # show just past the timer's own float so that it fires even where
+            # it lies a hair above the rounded nanosecond.
             self._expire_at = None
-            return math.nextafter(max(expire_at, self.virtual_core.ns / 1e9), math.inf)
-        return self.virtual_core.ns / 1e9
+            return math.nextafter(max(expire_at, now), math.inf)
+        return now
 
     def run_in_executor(
         self, executor: Any, func: Callable[..., Any], *args: Any

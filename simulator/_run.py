@@ -184,10 +184,7 @@ def run(
     async def main() -> T:
         _check_clock(state)
         _STATE.set(state)
-        if backend == "asyncio":
-            task = asyncio.current_task()
-            if task is not None:
-                task.set_name("main")
+        _name_main_task(backend)
         core.thread_limiter = anyio.to_thread.current_default_thread_limiter()
         if clock is not None:
             # trio's own wake-up task waits on a socket; count it out.
@@ -203,6 +200,16 @@ def run(
         _reraise(exc, state, watchdog)
     timeline.purely_virtual = core.purely_virtual
     return RunResult(value, timeline, core.ns, backend, core.purely_virtual)
+
+
+def _name_main_task(backend: str) -> None:
+    """Call the task running the user's callable "main" in deadlock dumps."""
+    if backend == "trio":
+        trio.lowlevel.current_task().name = "main"
+        return
+    task = asyncio.current_task()
+    if task is not None:
+        task.set_name("main")
 
 
 def _check_clock(state: _RunState) -> None:

@@ -31,7 +31,7 @@ def blocked_tasks(backend: str, exclude: set[str]) -> list[str]:
         ]
     lines = []
     for name, frames in tasks:
-        if name in exclude:
+        if name in exclude or name.startswith("<"):
             continue
         where = _user_frame(frames)
         if where is None:
@@ -75,11 +75,15 @@ def _user_frame(frames: list[types.FrameType]) -> str | None:
         if filename.startswith(_SELF_DIR) and os.path.basename(filename) in _ENGINE:
             return None
         if filename.startswith(_LIBRARY_DIRS):
-            library = library or frame.f_code.co_qualname
+            library = frame.f_code.co_qualname
             continue
         where = f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"
         return f"{where} ({library})" if library else where
+    for frame in frames:
+        if frame.f_code.co_name not in _RUNNERS:
+            return frame.f_code.co_qualname
     return library
 
 
+_RUNNERS = {"_run_coro", "wrapper", "_task_runner", "run_sync_soon"}
 _ENGINE = {"_run.py", "_tasks.py", "_watchdog.py"}
