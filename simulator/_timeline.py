@@ -94,9 +94,7 @@ class Timeline:
         self.spans.append(span)
         return span
 
-    def add_instant(
-        self, name: str, lane: str, at_ns: int, /, **attrs: Any
-    ) -> Instant:
+    def add_instant(self, name: str, lane: str, at_ns: int, /, **attrs: Any) -> Instant:
         """Record an instant."""
         instant = Instant(name, lane, int(at_ns), attrs)
         self.instants.append(instant)
@@ -247,6 +245,11 @@ def perfetto_events(
 
 
 def _plain(value: Any) -> Any:
+    """A JSON-ready copy: lists and dicts kept, anything else as its string."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
     return str(value)
