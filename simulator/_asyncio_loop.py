@@ -19,11 +19,13 @@ import math
 import selectors
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
 
 __all__ = ["VirtualEventLoop"]
+
+_T = TypeVar("_T")
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -137,9 +139,9 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             return math.nextafter(max(expire_at, now), math.inf)
         return now
 
-    def run_in_executor(
-        self, executor: Any, func: Callable[..., Any], *args: Any
-    ) -> asyncio.Future[Any]:
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., _T], *args: Any
+    ) -> asyncio.Future[_T]:
         """As ``loop.run_in_executor``, with the job tracked as outside work."""
         future = super().run_in_executor(executor, func, *args)
         self._track(future)
