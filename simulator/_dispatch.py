@@ -18,7 +18,6 @@ model's stream do.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -79,8 +78,9 @@ class AdmissionGate:
     """
 
     def __init__(self, max_concurrency: int | None = None) -> None:
-        total = max_concurrency if max_concurrency is not None else math.inf
-        self._limiter = anyio.CapacityLimiter(total)
+        self._limiter = (
+            anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
+        )
         self._queue: deque[Ticket] = deque()
         self._running: list[Ticket] = []
 
@@ -102,7 +102,8 @@ class AdmissionGate:
         """The call ended, or gave up its place; let the next ones in."""
         if ticket.admitted:
             self._running.remove(ticket)
-            self._limiter.release_on_behalf_of(ticket)
+            if self._limiter is not None:
+                self._limiter.release_on_behalf_of(ticket)
         elif ticket in self._queue:
             self._queue.remove(ticket)
         self._pump()
@@ -113,10 +114,11 @@ class AdmissionGate:
             head = queue[0]
             if any(conflicts(head.call, r.call) for r in self._running):
                 return
-            try:
-                self._limiter.acquire_on_behalf_of_nowait(head)
-            except anyio.WouldBlock:
-                return
+            if self._limiter is not None:
+                try:
+                    self._limiter.acquire_on_behalf_of_nowait(head)
+                except anyio.WouldBlock:
+                    return
             queue.popleft()
             self._running.append(head)
             head.admitted = True
@@ -139,13 +141,20 @@ class TurnWork:
         self.model = model
         self.tools = tools
         self.options = options
-        self.gate = AdmissionGate(options.max_concurrency)
+        self._gate: AdmissionGate | None = None
         self.seen: list[ToolCall] = []
         self.results: dict[str, ToolResult] = {}
         self.failed = False
         self._ran: dict[str, ToolResult] = {}
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._fed = 0
+
+    @property
+    def gate(self) -> AdmissionGate:
+        """The turn's admission gate (made at first use)."""
+        if self._gate is None:
+            self._gate = AdmissionGate(self.options.max_concurrency)
+        return self._gate
 
     def see(self, info: CallInfo) -> ToolCall:
         """Note a call the stream completed; return its spec (class, resource)."""
@@ -167,27 +176,35 @@ class TurnWork:
         ``cancelled_by="sibling"`` result. An abort cancels from outside and
         goes on; :meth:`hand_back` gives the result.
         """
-        if ticket is None and self.failed and self.options.cancel_siblings:
+        if not self.options.cancel_siblings:
+            # nothing cancels this call alone: no scope of its own is needed
+            await self._run_and_process(call, ticket)
+            self._accept(self._ran[call.id])
+            return
+        if ticket is None and self.failed:
             self._cancelled_by_sibling(call)
             return
         with anyio.CancelScope() as scope:
             self._scopes[call.id] = scope
-            try:
-                if ticket is not None:
-                    await self.gate.wait(ticket)
-                result = await self._run_tool(call)
-            finally:
-                if ticket is not None:
-                    self.gate.done(ticket)
-            self._ran[call.id] = result
-            if result.is_error and self.options.cancel_siblings:
-                self._fail(call.id)
-            await self._process(result)
+            await self._run_and_process(call, ticket)
         del self._scopes[call.id]
         if call.id in self._ran:
             self._accept(self._ran[call.id])
         else:
             self._cancelled_by_sibling(call)
+
+    async def _run_and_process(self, call: ToolCall, ticket: Ticket | None) -> None:
+        try:
+            if ticket is not None:
+                await self.gate.wait(ticket)
+            result = await self._run_tool(call)
+        finally:
+            if ticket is not None:
+                self.gate.done(ticket)
+        self._ran[call.id] = result
+        if result.is_error and self.options.cancel_siblings:
+            self._fail(call.id)
+        await self._process(result)
 
     async def _run_tool(self, call: ToolCall) -> ToolResult:
         timeout = self.options.tool_timeout

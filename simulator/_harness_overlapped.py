@@ -1,28 +1,23 @@
 """The ``overlapped`` reference harness: tools start while the stream goes on.
 
-Turn by turn: a reader task parses the stream and sends each call into a
-memory object stream the moment the call is complete; a dispatcher receives
-them in order and submits each to the admission gate (call order, cap, safety
-classes), running it in its own task. The stream and the tools overlap; the
-results are handed back in call order once the stream has ended and every
-result is ready. With ``feed_forward=True`` each result is fed to the model as
-soon as it and every earlier one are ready, so the next request's prefill
-starts early.
+Turn by turn: the reader parses the stream and, the moment a call is
+complete, submits it to the admission gate (call order, cap, safety classes)
+and starts a task for it in the turn's task group, then reads on. The stream
+and the tools overlap; the results are handed back in call order once the
+stream has ended and every result is ready. With ``feed_forward=True`` each
+result is fed to the model as soon as it and every earlier one are ready, so
+the next request's prefill starts early.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._dispatch import HarnessOptions, TurnWork, session_loop
 from ._model import SimulatedModel
-from ._scenario import ToolCall
 from ._tools import SimulatedTools, ToolResult
 from ._wire import decoder_for
 
@@ -65,20 +60,10 @@ async def run_session(
 
 async def _play_turn(work: TurnWork, stream: AsyncIterator[Any]) -> None:
     decoder = decoder_for(work.model.wire)
-    send, receive = anyio.create_memory_object_stream[ToolCall](math.inf)
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_dispatch, work, receive, tasks)
-        async with send:
-            async for event in stream:
-                for info in decoder.feed(event):
-                    send.send_nowait(work.see(info))
-
-
-async def _dispatch(
-    work: TurnWork, receive: MemoryObjectReceiveStream[ToolCall], tasks: TaskGroup
-) -> None:
-    async with receive:
-        async for call in receive:
-            ticket = work.submit(call)
-            if ticket is not None:
-                tasks.start_soon(work.run_call, call, ticket)
+        async for event in stream:
+            for info in decoder.feed(event):
+                call = work.see(info)
+                ticket = work.submit(call)
+                if ticket is not None:
+                    tasks.start_soon(work.run_call, call, ticket)

@@ -57,6 +57,9 @@ async def _play_turn(work: TurnWork, stream: AsyncIterator[Any]) -> None:
     async for event in stream:
         for info in decoder.feed(event):
             work.see(info)
+    if len(work.seen) == 1:  # nothing to run beside it: no task needed
+        await work.run_call(work.seen[0])
+        return
     async with anyio.create_task_group() as tasks:
         for call in list(work.seen):
             ticket = work.submit(call)

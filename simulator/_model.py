@@ -204,6 +204,27 @@ async def wait_until_ns(when: int) -> None:
 # for or None, call ids the consumer now knows complete)
 Entry = tuple[int, Any, Any, tuple[str, ...]]
 
+# canonical entries relative to send, per (turn object, position): a session
+# replayed under several strategies builds each turn's events once. Events are
+# frozen, so sharing them is safe; the turn is kept alive so its id stays unique.
+_CANONICAL_CACHE: dict[tuple[int, int], tuple[Turn, list[Entry]]] = {}
+_CACHE_LIMIT = 20_000
+
+
+def _canonical_entries(turn: Turn, index: int) -> list[Entry]:
+    key = (id(turn), index)
+    hit = _CANONICAL_CACHE.get(key)
+    if hit is not None and hit[0] is turn:
+        return hit[1]
+    entries: list[Entry] = [
+        (t, e, e, (e.call.id,) if type(e) is CallComplete else ())
+        for t, e in canonical_events(turn, index, 0)
+    ]
+    if len(_CANONICAL_CACHE) >= _CACHE_LIMIT:
+        _CANONICAL_CACHE.clear()
+    _CANONICAL_CACHE[key] = (turn, entries)
+    return entries
+
 
 class _TurnStream:
     """Async iterator over one turn's entries; records the timeline as it goes.
@@ -212,12 +233,13 @@ class _TurnStream:
     (an abort) leaves nothing to finalize.
     """
 
-    __slots__ = ("_model", "_entries", "_next")
+    __slots__ = ("_model", "_entries", "_next", "_base")
 
-    def __init__(self, model: SimulatedModel, entries: list[Entry]) -> None:
+    def __init__(self, model: SimulatedModel, entries: list[Entry], base: int) -> None:
         self._model = model
         self._entries = entries
         self._next = 0
+        self._base = base
 
     def __aiter__(self) -> _TurnStream:
         return self
@@ -227,6 +249,7 @@ class _TurnStream:
         while self._next < len(entries):
             when, obj, event, known = entries[self._next]
             self._next += 1
+            when += self._base
             await wait_until_ns(when)
             self._model._account(when, event, known)
             if obj is not None:  # None marks a moment the format does not show
@@ -338,18 +361,13 @@ class SimulatedModel:
             send = ready + self._prefill_wait_ns
         self._play = _Play(self._turn, start, send, turn.calls)
         self._turn += 1
-        events = canonical_events(turn, self._play.index, send)
-        return _TurnStream(self, self._entries(events))
-
-    def _entries(self, events: list[tuple[int, Any]]) -> list[Entry]:
         if self.wire == "canonical":
-            return [
-                (t, e, e, (e.call.id,) if type(e) is CallComplete else ())
-                for t, e in events
-            ]
+            entries = _canonical_entries(turn, self._play.index)
+            return _TurnStream(self, entries, send)
         from ._wire import render
 
-        return render(self.wire, events, self.scenario.name)
+        events = canonical_events(turn, self._play.index, send)
+        return _TurnStream(self, render(self.wire, events, self.scenario.name), 0)
 
     def _account(self, when: int, event: Any, known: tuple[str, ...]) -> None:
         """Record what the event at ``when`` stands for in the timeline."""
