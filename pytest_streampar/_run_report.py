@@ -1,0 +1,229 @@
+"""The report of a whole test run (``--streampar-report=DIR``).
+
+Written at the end of the session, on the xdist controller when there is one,
+from the metrics and timelines every streampar test recorded:
+
+- ``report.md``: a table of the tests with scenario, backend, session time of
+  each recorded run (e.g. sequential and overlapped), speed-up and distance
+  from the critical-path bound, then one timeline plot per test;
+- ``summary.json`` (``"schema": "pytest-streampar-run-report/1"``):
+  ``tests`` maps node id to ``{scenario, backend, metrics}`` in the baseline
+  file's shape (so ``streampar compare BASELINE DIR/summary.json`` works), and
+  ``runs`` maps node id to ``{label: {session_ns, spans, instants}}`` and its
+  ``plot`` path; ``gate`` holds the comparison lines when a baseline was used;
+- ``trace.json``: Chrome/Perfetto trace events, a process per test and run;
+- ``plots/<test>.png`` and ``.svg``: the runs of a test one above another on
+  one time axis (:func:`simulator._plot.plot_strategies`), for up to
+  :data:`MAX_PLOTS` tests (the rest are listed without a plot).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._baseline import TestEntry, _replace
+from ._compare import format_value
+
+if TYPE_CHECKING:
+    from simulator._timeline import Timeline
+
+    from ._compare import Comparison
+
+__all__ = ["MAX_PLOTS", "RUN_REPORT_SCHEMA", "write_run_report"]
+
+RUN_REPORT_SCHEMA = "pytest-streampar-run-report/1"
+MAX_PLOTS = 40
+_SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def write_run_report(
+    out: Path | str,
+    entries: Mapping[str, TestEntry],
+    timelines: Mapping[str, Mapping[str, Any]],
+    *,
+    comparison: Comparison | None = None,
+    plots: bool = True,
+) -> list[Path]:
+    """Write ``report.md``, ``summary.json``, ``trace.json`` and plots.
+
+    Args:
+        out: the report folder; created.
+        entries: node id to the metrics the test recorded.
+        timelines: node id to ``{label: Timeline.to_dict()}``.
+        comparison: the gate's comparison, when a baseline was used.
+        plots: draw the timeline plots.
+
+    Returns:
+        The files written, ``report.md`` first.
+    """
+    from simulator._timeline import Timeline
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = {
+        nodeid: {label: Timeline.from_dict(d) for label, d in sorted_runs.items()}
+        for nodeid, sorted_runs in sorted(timelines.items())
+        if sorted_runs
+    }
+    plot_paths = _plots(folder, runs) if plots else {}
+    written = [
+        _text(folder / "report.md", _markdown(entries, runs, plot_paths, comparison)),
+        _text(
+            folder / "summary.json",
+            json.dumps(
+                _summary(entries, runs, plot_paths, comparison),
+                indent=1,
+                allow_nan=False,
+            )
+            + "\n",
+        ),
+    ]
+    trace = _trace(folder, runs)
+    return (
+        written + ([trace] if trace else []) + [folder / p for p in plot_paths.values()]
+    )
+
+
+def run_ns(timeline: Timeline) -> int:
+    """A run's session time: its last hand-back, else its last record."""
+    backs = [i.at_ns for i in timeline.instants if i.name == "hand_back"]
+    return max(backs) if backs else timeline.end_ns()
+
+
+def _text(path: Path, text: str) -> Path:
+    _replace(path, text)
+    return path
+
+
+def _slug(nodeid: str) -> str:
+    digest = hashlib.sha1(nodeid.encode()).hexdigest()[:8]
+    name = _SLUG.sub("-", nodeid.split("/")[-1]).strip("-")[:60]
+    return f"{name}-{digest}"
+
+
+def _plots(folder: Path, runs: Mapping[str, Mapping[str, Timeline]]) -> dict[str, str]:
+    from simulator._plot import plot_strategies
+
+    paths: dict[str, str] = {}
+    for nodeid in list(runs)[:MAX_PLOTS]:
+        stem = folder / "plots" / _slug(nodeid)
+        plot_strategies(dict(runs[nodeid]), stem, title=nodeid)
+        paths[nodeid] = f"plots/{stem.name}.png"
+    return paths
+
+
+def _trace(folder: Path, runs: Mapping[str, Mapping[str, Timeline]]) -> Path | None:
+    from simulator._perfetto import perfetto_trace, write_trace
+
+    merged = {
+        f"{nodeid} / {label}": tl
+        for nodeid, by_label in runs.items()
+        for label, tl in by_label.items()
+    }
+    if not merged:
+        return None
+    return write_trace(folder / "trace.json", perfetto_trace(merged, pack_tools=True))
+
+
+def _summary(
+    entries: Mapping[str, TestEntry],
+    runs: Mapping[str, Mapping[str, Timeline]],
+    plot_paths: Mapping[str, str],
+    comparison: Comparison | None,
+) -> dict[str, Any]:
+    from ._compare import render_comparison
+
+    return {
+        "schema": RUN_REPORT_SCHEMA,
+        "tests": {k: entries[k].to_dict() for k in sorted(entries)},
+        "runs": {
+            nodeid: {
+                "plot": plot_paths.get(nodeid),
+                "timelines": {
+                    label: {
+                        "session_ns": run_ns(tl),
+                        "spans": len(tl.spans),
+                        "instants": len(tl.instants),
+                    }
+                    for label, tl in by_label.items()
+                },
+            }
+            for nodeid, by_label in runs.items()
+        },
+        "gate": None if comparison is None else render_comparison(comparison),
+    }
+
+
+def _metric(entry: TestEntry, name: str) -> str:
+    metric = entry.metrics.get(name)
+    return "" if metric is None else format_value(metric)
+
+
+def _markdown(
+    entries: Mapping[str, TestEntry],
+    runs: Mapping[str, Mapping[str, Timeline]],
+    plot_paths: Mapping[str, str],
+    comparison: Comparison | None,
+) -> str:
+    lines = [
+        "# streampar test-run report",
+        "",
+        f"{len(entries)} tests recorded streampar metrics, on virtual time "
+        f"(deterministic: the same code gives the same figures).",
+        "",
+        "| test | scenario | backend | runs (session time) | session time "
+        "| speed-up | bound gap |",
+        "|---|---|---|---|--:|--:|--:|",
+    ]
+    for nodeid in sorted(entries):
+        entry = entries[nodeid]
+        run_text = "; ".join(
+            f"{label} {run_ns(tl) / 1e9:.3f} s"
+            for label, tl in runs.get(nodeid, {}).items()
+        )
+        lines.append(
+            f"| `{nodeid}` | {entry.scenario or ''} | {entry.backend or ''} | "
+            f"{run_text} | {_metric(entry, 'session_time')} | "
+            f"{_metric(entry, 'speedup')} | {_metric(entry, 'bound_gap')} |"
+        )
+    lines += ["", *_gate_section(comparison), *_plot_section(runs, plot_paths)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _gate_section(comparison: Comparison | None) -> list[str]:
+    if comparison is None:
+        return []
+    from ._compare import render_comparison
+
+    return [
+        "## Against the baseline",
+        "",
+        "```",
+        *render_comparison(comparison),
+        "```",
+        "",
+    ]
+
+
+def _plot_section(
+    runs: Mapping[str, Mapping[str, Timeline]], plot_paths: Mapping[str, str]
+) -> list[str]:
+    if not runs:
+        return []
+    lines = ["## Timelines", ""]
+    for nodeid in runs:
+        path = plot_paths.get(nodeid)
+        if path:
+            lines += [f"### `{nodeid}`", "", f"![{nodeid}]({path})", ""]
+    skipped = [n for n in runs if n not in plot_paths]
+    if skipped:
+        lines.append(
+            f"{len(skipped)} more tests have timelines (in trace.json) but no plot; "
+            f"plots are drawn for the first {MAX_PLOTS}."
+        )
+    return lines
