@@ -13,7 +13,7 @@ semantics to the letter:
   conflicts with it (:func:`~simulator._scenario.conflicts`);
 - a tool runs for its duration; an ``"error"`` fault ends it at ``fault.at``;
   a ``"hang"`` fault never ends; a per-tool timeout ends any tool that would
-  run longer (outcome ``"timeout"``);
+  run as long or longer (outcome ``"timeout"``; a tie goes to the timeout);
 - its result is ready ``result_overhead`` after it ends; a tool's concurrency
   slot is free as soon as the tool ends;
 - the turn hands back at the later of stream end and the last result ready.
@@ -160,7 +160,8 @@ def tool_run_ns(
 
     Returns:
         ``(nanoseconds, outcome)``: the duration (``fault.at`` for an error
-        fault), cut to the timeout when it would run longer.
+        fault), cut to the timeout when it would run as long or longer (a tool
+        that would end exactly at its timeout counts as timed out).
 
     Raises:
         ScenarioError: the tool hangs and there is no timeout, so it never ends.
@@ -180,8 +181,8 @@ def tool_run_ns(
         if call.fault is not None and errs
         else to_ns(call.duration)
     )
-    if timeout is not None and run > timeout:
-        return timeout, "timeout"
+    if timeout is not None and run >= timeout:
+        return timeout, "timeout"  # a tie goes to the timeout, as in the engine
     return run, "error" if errs else "ok"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -181,6 +182,11 @@ def test_error_fault_and_timeouts() -> None:
         1500 * MS,
         "timeout",
     )
+    # a tool that would end exactly at its timeout counts as timed out
+    assert tool_run_ns(ToolCall("a", "a", duration=1.5), tool_timeout=1.5) == (
+        1500 * MS,
+        "timeout",
+    )
     hang = ToolCall("h", "h", fault=Fault("hang"))
     assert tool_run_ns(hang, tool_timeout=3.0) == (3000 * MS, "timeout")
     with pytest.raises(ScenarioError, match="call 'h' .* hang fault and no tool"):
@@ -302,7 +308,18 @@ def sessions(draw: st.DrawFn, *, allow_exclusive: bool = True) -> Scenario:
         st.lists(turns(allow_exclusive=allow_exclusive), min_size=1, max_size=3)
     )
     cap = draw(st.none() | st.integers(1, 4))
-    return Scenario("generated", tuple(items), cap)
+    return Scenario(
+        "generated", tuple(_unique_ids(k, t) for k, t in enumerate(items)), cap
+    )
+
+
+def _unique_ids(k: int, turn: Turn) -> Turn:
+    """Call ids unique across the session: ``t<turn>_<id>``."""
+    blocks = tuple(
+        replace(b, call=replace(b.call, id=f"t{k}_{b.call.id}")) if b.call else b
+        for b in turn.blocks
+    )
+    return replace(turn, blocks=blocks)
 
 
 @settings(max_examples=60, deadline=None)
