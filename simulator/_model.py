@@ -419,13 +419,14 @@ class SimulatedModel:
             )
         self._feed_now(play, result.call_id)
 
-    def _feed_now(self, play: _Play, call_id: str) -> None:
+    def _feed_now(self, play: _Play, call_id: str, *, record: bool = True) -> None:
         turn = self.scenario.turns[play.index]
         now = now_ns()
         play.fed.append(call_id)
-        self.timeline.add_instant(
-            "feed", "harness", now, turn=play.index, call_id=call_id
-        )
+        if record:
+            self.timeline.add_instant(
+                "feed", "harness", now, turn=play.index, call_id=call_id
+            )
         rate = turn.prefill_tokens_per_second
         call = next((c for c in play.calls if c.id == call_id), None)
         tokens = call.result_tokens if call is not None else 0
@@ -455,9 +456,11 @@ class SimulatedModel:
                 "stream", "model", play.send_ns, now, turn=play.index, cut=True
             )
         if self.feed_forward:
+            # results the harness did not feed prefill from the hand-back on;
+            # they are not recorded as feeds
             for call_id in ids:
                 if call_id not in play.fed:
-                    self._feed_now(play, call_id)
+                    self._feed_now(play, call_id, record=False)
         self._prefill_wait_ns = self._barrier_prefill(play, ids)
         self.timeline.add_instant(
             "hand_back", "harness", now, turn=play.index, call_ids=list(ids)
