@@ -24,6 +24,7 @@ the rule and a fix.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import math
@@ -94,10 +95,26 @@ class _Ctx:
 
     source: str
     ids: dict[str, str] = field(default_factory=dict)
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def where(self, path: str) -> str:
+        """``source``, plus ``:line`` of the field (or its nearest parent) when
+        the line is known."""
+        key = path.removeprefix("scenario.")
+        while key and key not in self.lines:
+            parent = _PARENT.sub("", key)
+            key = parent if parent != key else ""
+        line = self.lines.get(key)
+        return f"{self.source}:{line}" if line else self.source
 
     def fail(self, path: str, value: Any, rule: str, fix: str) -> NoReturn:
         """Raise a ScenarioError naming source, path, value, rule and fix."""
-        raise ScenarioError(f"{self.source}: {path} = {_show(value)}: {rule}; {fix}")
+        raise ScenarioError(
+            f"{self.where(path)}: {path} = {_show(value)}: {rule}; {fix}"
+        )
+
+
+_PARENT = re.compile(r"(\.[^.\[]*|\[\d+\])$")
 
 
 def _show(value: Any) -> str:
@@ -114,7 +131,7 @@ def _check_keys(
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "remove it"
         raise ScenarioError(
-            f"{ctx.source}: {path}: unknown key {key!r}; {hint} "
+            f"{ctx.where(f'{path}.{key}')}: {path}: unknown key {key!r}; {hint} "
             f"(allowed: {', '.join(allowed)})"
         )
 
@@ -245,7 +262,11 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Sc
         ScenarioError: a field has a bad type or value, a key is unknown, a call
             id repeats, or explicit completion times go back in time.
     """
-    ctx = _Ctx(source)
+    return _from_dict(data, _Ctx(source))
+
+
+def _from_dict(data: Mapping[str, Any], ctx: _Ctx) -> Scenario:
+    source = ctx.source
     top = _mapping(ctx, data, "scenario", "write the scenario as a JSON object")
     _check_keys(ctx, top, _TOP_KEYS, "scenario")
     name = _text(ctx, top, "name", "scenario", None, fix='add "name": "my-scenario"')
@@ -560,7 +581,9 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         raise ScenarioError(
             f"{file}: cannot read the scenario file ({exc}); check the path"
         ) from exc
-    return scenario_from_dict(_parse(file, text, suffix), source=str(file))
+    data = _parse(file, text, suffix)
+    lines = _json_lines(text) if suffix == ".json" else {}
+    return _from_dict(data, _Ctx(str(file), lines=lines))
 
 
 def bundled_scenarios() -> dict[str, Path]:
@@ -591,6 +614,49 @@ def _parse(file: Path, text: str, suffix: str) -> Any:
         raise ScenarioError(
             f"{spot}: not valid TOML: {exc}; fix the syntax at that spot"
         ) from exc
+
+
+def _json_lines(text: str) -> dict[str, int]:
+    """Line of every value in valid JSON text, keyed by field path
+    (``turns[0].blocks[1].tool_call``); best effort, empty when unsure."""
+    lines: dict[str, int] = {}
+    breaks = [i for i, c in enumerate(text) if c == "\n"]
+    decoder = json.JSONDecoder()
+    space = re.compile(r"[ \t\n\r]*")
+
+    def skip(i: int) -> int:
+        return space.match(text, i).end()  # type: ignore[union-attr]
+
+    def value(i: int, path: str) -> int:
+        i = skip(i)
+        if path:
+            lines[path] = bisect.bisect_left(breaks, i) + 1
+        if text.startswith("{", i):
+            return members(skip(i + 1), path, "}", True)
+        if text.startswith("[", i):
+            return members(skip(i + 1), path, "]", False)
+        return int(decoder.raw_decode(text, i)[1])
+
+    def members(i: int, path: str, close: str, keyed: bool) -> int:
+        n = 0
+        while not text.startswith(close, i):
+            if keyed:
+                key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
+                i = skip(skip(i) + 1)  # past the colon
+                name = f"{path}.{key}" if path else key
+            else:
+                name = f"{path}[{n}]"
+            i = skip(value(i, name))
+            n += 1
+            if text.startswith(",", i):
+                i = skip(i + 1)
+        return i + 1
+
+    try:
+        value(0, "")
+    except (ValueError, IndexError, AttributeError):
+        return {}
+    return lines
 
 
 def save_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:

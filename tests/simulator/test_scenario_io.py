@@ -396,6 +396,36 @@ def test_validation_error_in_a_file_names_the_file(tmp_path: Path) -> None:
         load_scenario(path)
 
 
+def test_json_validation_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    data = hand_worked_dict()
+    data["turns"][0]["blocks"][2]["call"]["duration"] = -2
+    data["turns"][0]["blocks"][3]["colour"] = "red"
+    path.write_text(json.dumps(data, indent=2))
+    lines = path.read_text().splitlines()
+    duration_line = 1 + next(n for n, t in enumerate(lines) if '"duration": -2' in t)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value).startswith(
+        f"{path}:{duration_line}: turns[0].blocks[2].call.duration = -2: must be"
+    )
+    data["turns"][0]["blocks"][2]["call"]["duration"] = 2
+    path.write_text(json.dumps(data, indent=2))
+    colour_line = 1 + next(n for n, t in enumerate(lines) if '"colour"' in t)
+    with pytest.raises(ScenarioError, match=rf"s\.json:{colour_line}: turns\[0\]"):
+        load_scenario(path)
+    # a missing key points at its parent; a top-level problem at the key
+    del data["name"]
+    data["max_concurrency"] = 0
+    path.write_text(json.dumps(data, indent=2))
+    with pytest.raises(ScenarioError, match=r"s\.json: scenario\.name = None"):
+        load_scenario(path)
+    data["name"] = "x"
+    path.write_text(json.dumps(data, indent=2))
+    with pytest.raises(ScenarioError, match=r"s\.json:\d+: max_concurrency = 0"):
+        load_scenario(path)
+
+
 def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"name the file \*\.json or \*\.toml"):
         load_scenario(tmp_path / "s.yaml")
