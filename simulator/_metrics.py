@@ -59,6 +59,10 @@ class TurnMetrics:
         overlap_ns: tool run time that fell while the stream was still going.
         bound_ns: the critical-path lower bound on ``hand_back - send``, or None
             when a tool hangs without a timeout.
+        handed_back: the turn streamed and handed its results back; False
+            when an abort ended it before (then ``hand_back_ns`` is the end of
+            its ``turn`` span, and a missing request or stream counts as zero
+            long).
     """
 
     turn: int
@@ -73,6 +77,7 @@ class TurnMetrics:
     tool_busy_ns: int
     overlap_ns: int
     bound_ns: int | None
+    handed_back: bool = True
 
     @property
     def iteration_ns(self) -> int:
@@ -86,8 +91,11 @@ class TurnMetrics:
 
     @property
     def distance_from_bound_ns(self) -> int | None:
-        """How far ``respond_ns`` is above the bound (0 = optimal)."""
-        return None if self.bound_ns is None else self.respond_ns - self.bound_ns
+        """How far ``respond_ns`` is above the bound (0 = optimal); None when
+        there is no bound or the turn was aborted."""
+        if self.bound_ns is None or not self.handed_back:
+            return None
+        return self.respond_ns - self.bound_ns
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready numbers (nanoseconds), including the derived ones."""
@@ -106,6 +114,7 @@ class TurnMetrics:
             "overlap_ns": self.overlap_ns,
             "bound_ns": self.bound_ns,
             "distance_from_bound_ns": self.distance_from_bound_ns,
+            "handed_back": self.handed_back,
         }
 
 
@@ -125,6 +134,10 @@ class SessionMetrics:
             or None when a tool hangs without a timeout.
         speedup: ``baseline.session_ns / session_ns`` when a baseline (usually
             the sequential run) was given, else None.
+        feed_forward: the prefill model the bound assumed.
+        complete: every turn of the scenario ran and handed back, and the run
+            was not aborted; the distance from the bound is only given when
+            True.
     """
 
     scenario: str
@@ -135,12 +148,16 @@ class SessionMetrics:
     turns: tuple[TurnMetrics, ...]
     bound_ns: int | None
     speedup: float | None = None
-    feed_forward: bool = field(default=False)
+    feed_forward: bool = False
+    complete: bool = True
 
     @property
     def distance_from_bound_ns(self) -> int | None:
-        """Session time above the bound (0 = optimal)."""
-        return None if self.bound_ns is None else self.session_ns - self.bound_ns
+        """Session time above the bound (0 = optimal); None when there is no
+        bound or the run is not complete."""
+        if self.bound_ns is None or not self.complete:
+            return None
+        return self.session_ns - self.bound_ns
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready numbers (nanoseconds) for reports and baselines."""
@@ -148,6 +165,7 @@ class SessionMetrics:
             "scenario": self.scenario,
             "strategy": self.strategy,
             "feed_forward": self.feed_forward,
+            "complete": self.complete,
             "session_ns": self.session_ns,
             "iteration_sum_ns": self.iteration_sum_ns,
             "think_ns": self.think_ns,
@@ -186,15 +204,19 @@ def _select(timeline: Timeline, strategy: str | None) -> dict[int, _TurnRecords]
     return by_turn
 
 
-def _one_span(records: _TurnRecords, name: str, turn: int) -> Span:
+def _one_span(
+    records: _TurnRecords, name: str, turn: int, *, optional: bool = False
+) -> Span | None:
+    """The turn's only span called ``name``; None if absent and ``optional``
+    (an abort can end a turn before its request is sent or its stream starts)."""
     spans = records.spans.get(name, [])
-    if len(spans) != 1:
-        raise TimelineError(
-            f"turn {turn}: the timeline has {len(spans)} {name!r} spans, expected "
-            f"exactly 1; metrics read timelines written by a strategy run (pass "
-            f"strategy= when the timeline holds several runs)"
-        )
-    return spans[0]
+    if len(spans) == 1 or (optional and not spans):
+        return spans[0] if spans else None
+    raise TimelineError(
+        f"turn {turn}: the timeline has {len(spans)} {name!r} spans, expected "
+        f"exactly 1; metrics read timelines written by a strategy run (pass "
+        f"strategy= when the timeline holds several runs)"
+    )
 
 
 def _overlap(a_start: int, a_end: int, b_start: int, b_end: int) -> int:
@@ -205,37 +227,46 @@ def _turn(
     turn: int, records: _TurnRecords, scenario: Scenario, tool_timeout: float | None
 ) -> TurnMetrics:
     whole = _one_span(records, "turn", turn)
-    request = _one_span(records, "request", turn)
-    stream = _one_span(records, "stream", turn)
+    assert whole is not None  # not optional, so present
+    request = _one_span(records, "request", turn, optional=True)
+    send = request.end_ns if request is not None else whole.start_ns
+    stream = _one_span(records, "stream", turn, optional=True)
+    stream_start, stream_end = (
+        (stream.start_ns, stream.end_ns) if stream is not None else (send, send)
+    )
     tools = records.spans.get("tool", [])
-    complete = {
-        i.attrs.get("call_id"): i.at_ns
-        for i in records.instants.get("call_complete", [])
-    }
-    waits = {
-        str(s.attrs["call_id"]): s.start_ns - complete[s.attrs["call_id"]]
-        for s in tools
-        if s.attrs.get("call_id") in complete
-    }
     hand_backs = records.instants.get("hand_back", [])
     hand_back = hand_backs[-1].at_ns if hand_backs else whole.end_ns
     return TurnMetrics(
         turn=turn,
         start_ns=whole.start_ns,
-        send_ns=request.end_ns,
-        stream_end_ns=stream.end_ns,
+        send_ns=send,
+        stream_end_ns=stream_end,
         hand_back_ns=hand_back,
-        request_ns=request.end_ns - request.start_ns,
-        stream_ns=stream.end_ns - stream.start_ns,
-        tools_tail_ns=max(0, hand_back - stream.end_ns),
-        tool_wait_ns=waits,
+        request_ns=send - request.start_ns if request is not None else 0,
+        stream_ns=stream_end - stream_start,
+        tools_tail_ns=max(0, hand_back - stream_end),
+        tool_wait_ns=_waits(records, tools),
         tool_busy_ns=sum(s.end_ns - s.start_ns for s in tools),
         overlap_ns=sum(
-            _overlap(s.start_ns, s.end_ns, stream.start_ns, stream.end_ns)
-            for s in tools
+            _overlap(s.start_ns, s.end_ns, stream_start, stream_end) for s in tools
         ),
         bound_ns=_turn_bound(scenario, turn, tool_timeout),
+        handed_back=bool(hand_backs) and stream is not None,
     )
+
+
+def _waits(records: _TurnRecords, tools: list[Span]) -> dict[str, int]:
+    """Per call id: its tool's start minus its call complete."""
+    complete = {
+        i.attrs.get("call_id"): i.at_ns
+        for i in records.instants.get("call_complete", [])
+    }
+    return {
+        str(s.attrs["call_id"]): s.start_ns - complete[s.attrs["call_id"]]
+        for s in tools
+        if s.attrs.get("call_id") in complete
+    }
 
 
 def _turn_bound(
@@ -300,6 +331,7 @@ def session_metrics(
     feed_forward: bool | None = None,
     tool_timeout: float | None = None,
     strategy: str | None = None,
+    aborted: bool | None = None,
 ) -> SessionMetrics:
     """Session metrics of a strategy run.
 
@@ -312,6 +344,8 @@ def session_metrics(
             timeline (``feed`` instants or ``meta["feed_forward"]``).
         tool_timeout: as in :func:`turn_metrics`.
         strategy: as in :func:`turn_metrics`.
+        aborted: whether the run was aborted (then it is not ``complete``);
+            None reads ``timeline.meta["aborted"]`` (False when absent).
     """
     if tool_timeout is None:
         tool_timeout = timeline.meta.get("tool_timeout")
@@ -337,6 +371,9 @@ def session_metrics(
         turns=turns,
         bound_ns=bound,
         feed_forward=feed_forward,
+        complete=not (aborted if aborted is not None else timeline.meta.get("aborted"))
+        and len(turns) == len(scenario.turns)
+        and all(t.handed_back for t in turns),
     )
     if baseline is None:
         return result

@@ -190,9 +190,37 @@ def test_errors_for_foreign_timelines() -> None:
     with pytest.raises(TimelineError, match="has turn 3 but scenario 'hand-worked'"):
         turn_metrics(tl, hand_worked_scenario())
     tl = Timeline()
-    tl.add_span("turn", "turn", 0, 1, turn=0)
-    with pytest.raises(TimelineError, match="0 'request' spans"):
+    tl.add_span("request", "model", 0, 1, turn=0)
+    with pytest.raises(TimelineError, match="0 'turn' spans"):
         turn_metrics(tl, hand_worked_scenario())
+
+
+def test_aborted_runs_have_metrics_but_no_distance() -> None:
+    # aborted at 0.3 s, while the request of turn 1 was being built
+    scenario = two_turn_scenario()
+    tl = two_turn_timeline()
+    tl.spans = [s for s in tl.spans if s.attrs["turn"] == 0]
+    tl.instants = [i for i in tl.instants if i.attrs["turn"] == 0]
+    tl.add_span("turn", "turn", 4400 * MS, 4700 * MS, turn=1)
+    tl.add_span("request", "model", 4400 * MS, 4700 * MS, turn=1)
+    tl.add_instant("hand_back", "harness", 4700 * MS, turn=1, call_ids=[])
+    metrics = session_metrics(tl, scenario)
+    first, second = metrics.turns
+    assert first.handed_back and first.distance_from_bound_ns == 0
+    assert not second.handed_back and second.distance_from_bound_ns is None
+    assert (second.request_ns, second.stream_ns, second.iteration_ns) == (
+        300 * MS,
+        0,
+        300 * MS,
+    )
+    assert metrics.session_ns == 4700 * MS
+    assert not metrics.complete and metrics.distance_from_bound_ns is None
+    # a whole run marked aborted in its meta (or by the caller) is not complete
+    whole = two_turn_timeline()
+    assert session_metrics(whole, scenario).complete
+    assert not session_metrics(whole, scenario, aborted=True).complete
+    whole.meta["aborted"] = True
+    assert session_metrics(whole, scenario).distance_from_bound_ns is None
 
 
 def test_speedup_edge_cases() -> None:
