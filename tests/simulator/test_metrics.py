@@ -293,3 +293,22 @@ def test_metrics_of_the_oracle_agree_with_the_schedule(
         )
         assert m.tools_tail_ns == sched.session_ns - scenario.turns[0].stream_end_ns()
         assert m.bound_ns is not None and m.bound_ns <= m.respond_ns
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("name", sorted(bundled_scenarios()))
+def test_engine_runs_measure_like_the_oracle(name: str, backend: str) -> None:
+    # the reference harnesses on the engine and the analytic schedule give the
+    # same metrics, to the nanosecond, for every bundled scenario and strategy
+    from simulator._strategies import run_strategy
+
+    scenario = load_scenario(bundled_scenarios()[name])
+    for strategy in ("sequential", "parallel", "overlapped"):
+        for feed_forward in (False, True):
+            run = run_strategy(
+                scenario, strategy, backend=backend, feed_forward=feed_forward
+            )
+            oracle = oracle_timeline(scenario, strategy, feed_forward=feed_forward)  # type: ignore[arg-type]
+            got = session_metrics(run.timeline, scenario).to_dict()
+            want = session_metrics(oracle, scenario).to_dict()
+            assert {**got, "strategy": None} == {**want, "strategy": None}
