@@ -239,3 +239,38 @@ def test_nothing_lost_nothing_left_running(
         if not cancel_siblings:
             assert "sibling" not in kinds
     assert not any(s.end_ns > run.session_ns for s in run.timeline.spans)
+
+
+def chat_dispatch_ns(turn: Turn) -> list[int]:
+    """When a Chat Completions consumer learns each call is complete: at the
+    start of the next call's block, or at the stream end for the last call."""
+    done = turn.block_complete_ns()
+    call_blocks = [j for j, b in enumerate(turn.blocks) if b.call is not None]
+    later: list[int | None] = [*call_blocks[1:], None]
+    return [turn.stream_end_ns() if j is None else done[j - 1] for j in later]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=30, deadline=None)
+@given(scenario=scenarios(caps=False))
+def test_wire_formats_move_the_dispatch_point_only_for_chat(
+    scenario: Scenario, backend: Any
+) -> None:
+    canonical = run_strategy(scenario, "overlapped", backend=backend)
+    for wire in ("anthropic", "openai-responses"):
+        other = run_strategy(scenario, "overlapped", backend=backend, wire=wire)
+        assert other.turns == canonical.turns
+        check_invariants(other)
+    chat = run_strategy(scenario, "overlapped", backend=backend, wire="openai-chat")
+    check_invariants(chat)
+    assert chat.session_ns >= canonical.session_ns
+    if all(c.safety == "shared" for c in scenario.calls):
+        # no cap, no conflicts: each call runs from its chat dispatch point
+        for turn, times in zip(scenario.turns, chat.turns, strict=True):
+            overhead = round(turn.result_overhead * 1e9)
+            ends = [
+                p + round(c.duration * 1e9) + overhead
+                for p, c in zip(chat_dispatch_ns(turn), turn.calls, strict=True)
+            ]
+            expected = max([turn.stream_end_ns(), *ends])
+            assert times.hand_back_ns - times.send_ns == expected
