@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from ._errors import ScenarioError
+from ._errors import EngineBug, ScenarioError
 from ._scenario import Block, Fault, Safety, Scenario, ToolCall, Turn
 
 __all__ = [
@@ -719,7 +719,8 @@ def _toml_text(data: Mapping[str, Any]) -> str:
 
 def _toml_value(value: Any) -> str:
     if value is None:
-        raise ScenarioError("TOML has no null; leave the key out")  # never reached
+        # scenario_to_dict leaves None values out and _toml_text skips them
+        raise EngineBug("a None value reached the TOML writer")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
