@@ -246,7 +246,7 @@ def chat_dispatch_ns(turn: Turn) -> list[int]:
     start of the next call's block, or at the stream end for the last call."""
     done = turn.block_complete_ns()
     call_blocks = [j for j, b in enumerate(turn.blocks) if b.call is not None]
-    later: list[int | None] = [*call_blocks[1:], None]
+    later: list[int | None] = [*call_blocks[1:], None] if call_blocks else []
     return [turn.stream_end_ns() if j is None else done[j - 1] for j in later]
 
 
