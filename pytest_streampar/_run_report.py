@@ -26,8 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._baseline import TestEntry, _replace
-from ._compare import format_value
+from ._baseline import Metric, TestEntry, _replace
 
 if TYPE_CHECKING:
     from simulator._timeline import Timeline
@@ -38,6 +37,7 @@ __all__ = ["MAX_PLOTS", "RUN_REPORT_SCHEMA", "write_run_report"]
 
 RUN_REPORT_SCHEMA = "pytest-streampar-run-report/1"
 MAX_PLOTS = 40
+_STRATEGIES = ("sequential", "parallel", "overlapped")
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -159,9 +159,73 @@ def _summary(
     }
 
 
-def _metric(entry: TestEntry, name: str) -> str:
-    metric = entry.metrics.get(name)
-    return "" if metric is None else format_value(metric)
+def _shown(metric: Metric | None) -> str:
+    """A figure for the tables: seconds to the ms, ratios, fractions as %."""
+    if metric is None:
+        return ""
+    if metric.unit == "s":
+        return f"{metric.value:.3f} s"
+    if metric.unit == "x":
+        return f"{metric.value:.3f} x"
+    return f"{metric.value * 100:.1f} %"
+
+
+def _spread(values: list[str]) -> str:
+    """One value, or ``low – high`` when the tests disagree."""
+    unique = sorted(set(values), key=values.index)
+    return unique[0] if len(unique) == 1 else f"{unique[0]} – {unique[-1]}"
+
+
+def _labels(runs: Mapping[str, Mapping[str, Timeline]]) -> list[str]:
+    """Run labels: the strategies in their order, then any others."""
+    seen = {label: None for by_label in runs.values() for label in by_label}
+    known = [s for s in _STRATEGIES if s in seen]
+    return known + sorted(label for label in seen if label not in _STRATEGIES)
+
+
+def _scenario_table(
+    entries: Mapping[str, TestEntry], runs: Mapping[str, Mapping[str, Timeline]]
+) -> list[str]:
+    """Per scenario: session time of each strategy, speed-up, bound gap."""
+    by_scenario: dict[str, list[str]] = {}
+    for nodeid in sorted(entries):
+        by_scenario.setdefault(entries[nodeid].scenario or "(none)", []).append(nodeid)
+    labels = _labels(runs)
+    lines = [
+        "## By scenario and strategy",
+        "",
+        "Session time of each strategy's run; a range when the scenario's tests "
+        "disagree.",
+        "",
+        "| scenario | tests | backends | "
+        + "".join(f"{label} | " for label in labels)
+        + "speed-up | bound gap |",
+        "|---|--:|---|" + "--:|" * (len(labels) + 2),
+    ]
+    for scenario, nodeids in sorted(by_scenario.items()):
+        lines.append(_scenario_row(scenario, nodeids, entries, runs, labels))
+    return [*lines, ""]
+
+
+def _scenario_row(
+    scenario: str,
+    nodeids: list[str],
+    entries: Mapping[str, TestEntry],
+    runs: Mapping[str, Mapping[str, Timeline]],
+    labels: list[str],
+) -> str:
+    cells = []
+    for label in labels:
+        times = [
+            f"{run_ns(runs[n][label]) / 1e9:.3f} s"
+            for n in nodeids
+            if label in runs.get(n, {})
+        ]
+        cells.append(_spread(times) if times else "")
+    for name in ("speedup", "bound_gap"):
+        cells.append(_spread([_shown(entries[n].metrics.get(name)) for n in nodeids]))
+    backends = ", ".join(sorted({entries[n].backend or "?" for n in nodeids}))
+    return f"| {scenario} | {len(nodeids)} | {backends} | " + " | ".join(cells) + " |"
 
 
 def _markdown(
@@ -174,7 +238,12 @@ def _markdown(
         "# streampar test-run report",
         "",
         f"{len(entries)} tests recorded streampar metrics, on virtual time "
-        f"(deterministic: the same code gives the same figures).",
+        f"(deterministic: the same code gives the same figures). Speed-up is "
+        f"against the sequential strategy; bound gap is the session time above "
+        f"the critical-path lower bound.",
+        "",
+        *_scenario_table(entries, runs),
+        "## Tests",
         "",
         "| test | scenario | backend | runs (session time) | session time "
         "| speed-up | bound gap |",
@@ -188,8 +257,9 @@ def _markdown(
         )
         lines.append(
             f"| `{nodeid}` | {entry.scenario or ''} | {entry.backend or ''} | "
-            f"{run_text} | {_metric(entry, 'session_time')} | "
-            f"{_metric(entry, 'speedup')} | {_metric(entry, 'bound_gap')} |"
+            f"{run_text} | {_shown(entry.metrics.get('session_time'))} | "
+            f"{_shown(entry.metrics.get('speedup'))} | "
+            f"{_shown(entry.metrics.get('bound_gap'))} |"
         )
     lines += ["", *_gate_section(comparison), *_plot_section(runs, plot_paths)]
     return "\n".join(lines).rstrip() + "\n"
@@ -223,7 +293,7 @@ def _plot_section(
     skipped = [n for n in runs if n not in plot_paths]
     if skipped:
         lines.append(
-            f"{len(skipped)} more tests have timelines (in trace.json) but no plot; "
-            f"plots are drawn for the first {MAX_PLOTS}."
+            f"Timelines of {len(skipped)} more test(s) are in trace.json only; "
+            f"plots are drawn for the first {MAX_PLOTS} tests."
         )
     return lines
