@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from ._model import CallInfo, SimulatedModel, wait_until_ns
 from ._run import now_ns
@@ -148,6 +149,8 @@ class TurnWork:
         self._ran: dict[str, ToolResult] = {}
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._fed = 0
+        # where finished results go, if a harness wants them as a stream
+        self.result_stream: MemoryObjectSendStream[ToolResult] | None = None
 
     @property
     def gate(self) -> AdmissionGate:
@@ -246,10 +249,16 @@ class TurnWork:
         )
 
     def _accept(self, result: ToolResult) -> None:
-        """Keep a finished result; feed every ready one forward in call order."""
+        """Keep a finished result; pass it on to :attr:`result_stream` if one is
+        set, else feed every ready result forward in call order (feed-forward)."""
         self.results[result.call_id] = result
-        if not self.options.feed_forward:
-            return
+        if self.result_stream is not None:
+            self.result_stream.send_nowait(result)
+        elif self.options.feed_forward:
+            self.feed_ready()
+
+    def feed_ready(self) -> None:
+        """Feed the model every result not fed yet whose earlier ones all were."""
         while self._fed < len(self.seen) and self.seen[self._fed].id in self.results:
             self.model.feed(self.results[self.seen[self._fed].id])
             self._fed += 1

@@ -6,15 +6,18 @@ and starts a task for it in the turn's task group, then reads on. The stream
 and the tools overlap; the results are handed back in call order once the
 stream has ended and every result is ready. With ``feed_forward=True`` each
 result is fed to the model as soon as it and every earlier one are ready, so
-the next request's prefill starts early.
+the next request's prefill starts early: the results then flow through a
+memory object stream to a feeder task that feeds them in call order.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._dispatch import HarnessOptions, TurnWork, session_loop
 from ._model import SimulatedModel
@@ -59,6 +62,20 @@ async def run_session(
 
 
 async def _play_turn(work: TurnWork, stream: AsyncIterator[Any]) -> None:
+    if not work.options.feed_forward:
+        await _read_and_dispatch(work, stream)
+        return
+    # feed-forward: finished results flow through a memory object stream to a
+    # feeder task that hands them to the model in call order
+    send, receive = anyio.create_memory_object_stream[ToolResult](math.inf)
+    work.result_stream = send
+    async with anyio.create_task_group() as feeders:
+        feeders.start_soon(_feed, work, receive)
+        async with send:
+            await _read_and_dispatch(work, stream)
+
+
+async def _read_and_dispatch(work: TurnWork, stream: AsyncIterator[Any]) -> None:
     decoder = decoder_for(work.model.wire)
     async with anyio.create_task_group() as tasks:
         async for event in stream:
@@ -67,3 +84,9 @@ async def _play_turn(work: TurnWork, stream: AsyncIterator[Any]) -> None:
                 ticket = work.submit(call)
                 if ticket is not None:
                     tasks.start_soon(work.run_call, call, ticket)
+
+
+async def _feed(work: TurnWork, receive: MemoryObjectReceiveStream[ToolResult]) -> None:
+    async with receive:
+        async for _ in receive:
+            work.feed_ready()
