@@ -274,3 +274,35 @@ def test_wire_formats_move_the_dispatch_point_only_for_chat(
             ]
             expected = max([turn.stream_end_ns(), *ends])
             assert times.hand_back_ns - times.send_ns == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=30, deadline=None)
+@given(
+    scenario=scenarios(faults=True),
+    strategy=st.sampled_from(STRATEGIES),
+    wire=st.sampled_from(["anthropic", "openai-chat", "openai-responses"]),
+    abort_fraction=st.floats(0.0, 1.0),
+)
+def test_aborts_on_every_wire_hand_back_a_prefix_of_the_calls(
+    scenario: Scenario, strategy: str, wire: Any, abort_fraction: float, backend: Any
+) -> None:
+    full = schedule_session(scenario, "sequential", tool_timeout=TIMEOUT).session_ns
+    abort_at = round(abort_fraction * full) / 1e9
+    run = run_strategy(
+        scenario,
+        strategy,
+        backend=backend,
+        wire=wire,
+        tool_timeout=TIMEOUT,
+        abort_at=abort_at,
+    )
+    # the model itself refuses a hand-back that misses a call the stream
+    # completed (per the wire's own rule), so reaching here means none was lost
+    for k, results in enumerate(run.results):
+        order = [c.id for c in scenario.turns[k].calls]
+        ids = [r.call_id for r in results]
+        assert ids == order[: len(ids)]
+        if k < len(run.results) - 1 or not run.aborted:
+            assert ids == order
+    assert all(s.end_ns <= run.session_ns for s in run.timeline.spans)
