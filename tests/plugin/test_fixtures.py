@@ -15,7 +15,15 @@ import pytest
 import simulator._strategies  # noqa: F401
 import sniffio  # noqa: F401
 
-ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider", "--strict-markers", "-W", "error")
+ARGS = (
+    "-p",
+    "no:randomly",
+    "-p",
+    "no:cacheprovider",
+    "--strict-markers",
+    "-W",
+    "error",
+)
 
 HARNESS = """
 import anyio
@@ -311,7 +319,11 @@ def test_payload_for_the_gate(pytester: pytest.Pytester) -> None:
     assert payload["metrics"] == {
         "session_time": {"value": 4.3, "better": "lower", "unit": "s"},
         "iteration_time[0]": {"value": 4.3, "better": "lower", "unit": "s"},
-        "speedup": {"value": 6_100_000_000 / 4_300_000_000, "better": "higher", "unit": "x"},
+        "speedup": {
+            "value": 6_100_000_000 / 4_300_000_000,
+            "better": "higher",
+            "unit": "x",
+        },
         "bound_gap": {"value": 0.0, "better": "lower", "unit": "fraction"},
     }
     assert (payload["backend"], payload["scenario"]) == ("trio", "hand-worked")

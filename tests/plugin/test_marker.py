@@ -11,7 +11,15 @@ import hypothesis  # noqa: F401
 import pytest
 import simulator._strategies  # noqa: F401
 
-ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider", "--strict-markers", "-W", "error")
+ARGS = (
+    "-p",
+    "no:randomly",
+    "-p",
+    "no:cacheprovider",
+    "--strict-markers",
+    "-W",
+    "error",
+)
 
 
 def run_inner(pytester: pytest.Pytester, source: str, *extra: str) -> pytest.RunResult:
