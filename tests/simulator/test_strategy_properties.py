@@ -306,3 +306,24 @@ def test_aborts_on_every_wire_hand_back_a_prefix_of_the_calls(
         if k < len(run.results) - 1 or not run.aborted:
             assert ids == order
     assert all(s.end_ns <= run.session_ns for s in run.timeline.spans)
+
+
+@settings(max_examples=30, deadline=None)
+@given(scenario=scenarios(faults=True), feed_forward=st.booleans())
+def test_both_backends_record_the_same_timeline(
+    scenario: Scenario, feed_forward: bool
+) -> None:
+    for strategy in STRATEGIES:
+        records = []
+        for backend in BACKENDS:
+            run = run_strategy(
+                scenario,
+                strategy,
+                backend=backend,  # type: ignore[arg-type]
+                feed_forward=feed_forward,
+                tool_timeout=TIMEOUT,
+            )
+            data = run.timeline.to_dict()
+            assert data.pop("meta")["backend"] == backend
+            records.append(data)
+        assert records[0] == records[1]
