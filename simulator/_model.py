@@ -16,8 +16,9 @@ slow reader; a reader that falls behind just sees events late).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 import anyio
@@ -55,14 +56,15 @@ class CallInfo:
     Attributes:
         id: the call's id.
         name: the tool's name.
-        arguments: the parsed arguments.
+        arguments: the parsed arguments (read-only for events the simulated
+            model shares between runs).
         safety: ``"shared"`` or ``"exclusive"`` (from the scenario).
         resource: the resource key, or None.
     """
 
     id: str
     name: str
-    arguments: dict[str, Any]
+    arguments: Mapping[str, Any]
     safety: Safety = "shared"
     resource: str | None = None
 
@@ -162,7 +164,8 @@ def arguments_for(call: ToolCall) -> dict[str, Any]:
 
 def call_info(call: ToolCall) -> CallInfo:
     """The :class:`CallInfo` the stream states for a scenario call."""
-    return CallInfo(call.id, call.name, arguments_for(call), call.safety, call.resource)
+    arguments = MappingProxyType(arguments_for(call))
+    return CallInfo(call.id, call.name, arguments, call.safety, call.resource)
 
 
 def canonical_events(turn: Turn, index: int, send_ns: int) -> list[tuple[int, Any]]:

@@ -110,7 +110,7 @@ def _filler(tokens: int) -> str:
 
 
 def _arguments(call: CallInfo) -> str:
-    return json.dumps(call.arguments, separators=(",", ":"))
+    return json.dumps(dict(call.arguments), separators=(",", ":"))
 
 
 def render(wire: str, events: list[tuple[int, Any]], label: str) -> list[Entry]:
