@@ -298,3 +298,50 @@ def test_unknown_strategy_is_named() -> None:
 def test_negative_abort_at_is_refused() -> None:
     with pytest.raises(SimulatorError, match="abort_at = -1"):
         run_strategy(Scenario("x", (hand_worked(),)), "parallel", abort_at=-1)
+
+
+# B (5 s) complete 0.9 s, A (fails 0.2 s after start) 1.3 s, C (1 s) 1.7 s =
+# stream end.
+#   sequential: B 1.7-6.7 ok, A 6.7-6.9 error, C never runs      -> 6.9 s
+#   parallel:   all start at 1.7; A fails at 1.9, B and C cut     -> 1.9 s
+CANCEL_SIBLINGS = {
+    "sequential": (
+        6900,
+        {"B": (1700, 6700, "ok"), "A": (6700, 6900, "error")},
+        {"B": ("ok", None), "A": ("error", None), "C": ("cancelled", "sibling")},
+    ),
+    "parallel": (
+        1900,
+        {
+            "B": (1700, 1900, "cancelled"),
+            "A": (1700, 1900, "error"),
+            "C": (1700, 1900, "cancelled"),
+        },
+        {
+            "B": ("cancelled", "sibling"),
+            "A": ("error", None),
+            "C": ("cancelled", "sibling"),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", list(CANCEL_SIBLINGS))
+def test_cancel_siblings_after_the_stream(strategy: str, backend: Any) -> None:
+    blocks = (
+        call_block("B", 20, 5.0),
+        call_block("A", 20, 1.0, fault=Fault("error", at=0.2)),
+        call_block("C", 20, 1.0),
+    )
+    turn = Turn(blocks=blocks, ttft=0.5, tokens_per_second=50.0)
+    run = run_strategy(
+        Scenario("sib", (turn,)), strategy, backend=backend, cancel_siblings=True
+    )
+    session, spans, results = CANCEL_SIBLINGS[strategy]
+    assert run.session_ns == session * MS
+    assert tool_spans(run) == {
+        k: (a * MS, b * MS, outcome) for k, (a, b, outcome) in spans.items()
+    }
+    assert {r.call_id: (r.status, r.cancelled_by) for r in run.results[0]} == results
+    assert [r.call_id for r in run.results[0]] == ["B", "A", "C"]
