@@ -253,7 +253,13 @@ def _plot(item: pytest.Item, state: ItemState, folder: Path | None) -> list[str]
         r"[^A-Za-z0-9_.-]+", "_", item.nodeid
     )[-150:]
     try:
-        paths = plot_strategies(dict(state.timelines), stem, title=item.nodeid)
+        bounds = [f.bound_ns for f in state.figures if f.bound_ns is not None]
+        paths = plot_strategies(
+            dict(state.timelines),
+            stem,
+            title=item.nodeid,
+            bound_ns=bounds[-1] if bounds else None,
+        )
     except Exception as exc:
         item.add_report_section("call", "streampar", f"no plot: {exc}")
         return []
