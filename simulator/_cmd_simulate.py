@@ -5,8 +5,9 @@ sequential) and writes, under ``--out`` (default
 ``reports/simulate/<scenario name>``): ``trace.json`` (Chrome/Perfetto trace,
 one process per strategy), ``timeline.png`` and ``timeline.svg`` (the
 strategies one above another on one time axis, with the bound and the
-overlapped strategy's critical path) and ``summary.json`` (the table's
-numbers in nanoseconds).
+overlapped strategy's critical path), for sessions of several turns also
+``turn-<k>.png``/``.svg`` for the turn where overlap saves most, and
+``summary.json`` (the table's numbers in nanoseconds).
 
 SCENARIO is a ``.json``/``.toml`` file or the name of a bundled scenario
 (``fan-out``, ``two-call``, ...). Exit code 0 on success, 2 when the scenario
@@ -162,7 +163,7 @@ def _simulate(args: argparse.Namespace) -> int:
     }
     print(format_table(scenario, runs, bound))
     out = Path(args.out) if args.out else Path("reports", "simulate", scenario.name)
-    written = _write_outputs(out, scenario, runs, bound, _critical_path(plan))
+    written = _write_outputs(out, scenario, runs, bound, plan, timeout)
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK
@@ -187,26 +188,20 @@ def format_table(scenario: Scenario, runs: dict[str, StrategyRun], bound: int) -
     return "\n".join(lines)
 
 
-def _critical_path(plan: Any) -> list[tuple[str, int, int]]:
-    """Segments of the overlapped schedule's critical path, turn by turn."""
-    segments: list[tuple[str, int, int]] = []
-    for turn in plan.turns:
-        if turn.send_ns > turn.start_ns:
-            segments.append(("request", turn.start_ns, turn.send_ns))
-        sched = turn.schedule
-        last = max(sched.calls, key=lambda c: c.ready_ns, default=None)
-        if last is None or last.ready_ns <= sched.stream_end_ns:
-            segments.append(
-                ("stream", turn.send_ns, turn.send_ns + sched.stream_end_ns)
-            )
-            continue
-        base = turn.send_ns
-        segments.append((f"stream to {last.call_id}", base, base + last.release_ns))
-        if last.start_ns > last.release_ns:
-            segments.append(("wait", base + last.release_ns, base + last.start_ns))
-        segments.append((last.call_id, base + last.start_ns, base + last.end_ns))
-        if last.ready_ns > last.end_ns:
-            segments.append(("result", base + last.end_ns, base + last.ready_ns))
+def _turn_segments(turn: Any, shift: int = 0) -> list[tuple[str, int, int]]:
+    """Critical-path segments of one turn of the overlapped schedule."""
+    start, send = turn.start_ns - shift, turn.send_ns - shift
+    segments = [("request", start, send)] if send > start else []
+    sched = turn.schedule
+    last = max(sched.calls, key=lambda c: c.ready_ns, default=None)
+    if last is None or last.ready_ns <= sched.stream_end_ns:
+        return [*segments, ("stream", send, send + sched.stream_end_ns)]
+    segments.append((f"stream to {last.call_id}", send, send + last.release_ns))
+    if last.start_ns > last.release_ns:
+        segments.append(("wait", send + last.release_ns, send + last.start_ns))
+    segments.append((last.call_id, send + last.start_ns, send + last.end_ns))
+    if last.ready_ns > last.end_ns:
+        segments.append(("result", send + last.end_ns, send + last.ready_ns))
     return segments
 
 
@@ -215,7 +210,8 @@ def _write_outputs(
     scenario: Scenario,
     runs: dict[str, StrategyRun],
     bound: int,
-    critical: Sequence[tuple[str, int, int]],
+    plan: Any,
+    tool_timeout: float | None,
 ) -> list[Path]:
     from ._perfetto import perfetto_trace, write_trace
 
@@ -224,28 +220,58 @@ def _write_outputs(
     named = {f"{scenario.name} / {name}": t for name, t in timelines.items()}
     written = [write_trace(out / "trace.json", perfetto_trace(named))]
     written.append(_write_json(out / "summary.json", _summary(scenario, runs, bound)))
-    written += _plot(out, scenario, timelines, bound, critical)
-    return written
+    if "overlapped" not in runs:
+        return written + _plot(out / "timeline", scenario.name, timelines, bound)
+    critical = [seg for turn in plan.turns for seg in _turn_segments(turn)]
+    written += _plot(out / "timeline", scenario.name, timelines, bound, critical)
+    return written + _plot_best_turn(out, scenario, runs, plan, tool_timeout)
+
+
+def _plot_best_turn(
+    out: Path,
+    scenario: Scenario,
+    runs: dict[str, StrategyRun],
+    plan: Any,
+    tool_timeout: float | None,
+) -> list[Path]:
+    """For sessions of several turns, also plot the turn overlap saves most on."""
+    from ._bound import critical_path_ns
+
+    seq, ovl = runs.get("sequential"), runs["overlapped"]
+    if seq is None or len(ovl.turns) < 2 or len(seq.turns) != len(ovl.turns):
+        return []
+    savings = [a - b for a, b in zip(seq.iteration_ns, ovl.iteration_ns, strict=True)]
+    k = max(range(len(savings)), key=savings.__getitem__)
+    turn = plan.turns[k]
+    bound = (turn.send_ns - turn.start_ns) + critical_path_ns(
+        scenario.turns[k],
+        max_concurrency=scenario.max_concurrency,
+        tool_timeout=tool_timeout,
+    )
+    timelines = {name: r.timeline for name, r in runs.items()}
+    critical = _turn_segments(turn, shift=turn.start_ns)
+    title = f"{scenario.name}, turn {k} (largest saving)"
+    return _plot(out / f"turn-{k}", title, timelines, bound, critical, turn=k)
 
 
 def _plot(
-    out: Path,
-    scenario: Scenario,
+    stem: Path,
+    title: str,
     timelines: dict[str, Any],
     bound: int,
-    critical: Sequence[tuple[str, int, int]],
+    critical: Sequence[tuple[str, int, int]] | None = None,
+    turn: int | None = None,
 ) -> list[Path]:
-    try:
-        from ._plot import plot_strategies
-    except ImportError:  # pragma: no cover - the plot module ships with the package
-        return []
+    from ._plot import plot_strategies
+
     return list(
         plot_strategies(
             timelines,
-            out / "timeline",
-            title=f"{scenario.name}: strategies on one time axis",
+            stem,
+            title=f"{title}: strategies on one time axis",
+            turn=turn,
             bound_ns=bound,
-            critical_path=list(critical) if "overlapped" in timelines else None,
+            critical_path=critical,
         )
     )
 

@@ -120,3 +120,23 @@ def test_bundled_names_load() -> None:
     names = bundled_scenarios()
     assert {"fan-out", "two-call", "hand-worked"} <= set(names)
     assert find_scenario("fan-out").name == "fan-out"
+
+
+def test_bundled_fan_out_on_trio(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # fan-out: TTFT 0.5 s, 40 text tokens at 50 tok/s -> 1.3 s; eight 25-token
+    # calls complete at 1.8, 2.3, ..., 5.3 s; a 10-token join ends the stream at
+    # 5.5 s. Turn 0: sequential 5.5 + 8 x 1 = 13.5 s, parallel 5.5 + 1 = 6.5 s,
+    # overlapped max(5.5, 5.3 + 1) = 6.3 s. Turn 1: 0.5 + 40/50 = 1.3 s.
+    out = tmp_path / "fan"
+    assert main(["simulate", "fan-out", "--backend", "trio", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:5]}
+    assert rows == {
+        "sequential": ["14.800", "7.600", "1.00x"],
+        "parallel": ["7.800", "7.600", "1.90x"],
+        "overlapped": ["7.600", "7.600", "1.95x"],
+    }
+    # the turn where overlap saves most gets its own plot
+    assert (out / "turn-0.png").is_file() and (out / "turn-0.svg").is_file()
