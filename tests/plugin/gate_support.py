@@ -16,7 +16,7 @@ UNITS = {"session_time": "s", "speedup": "x", "bound_gap": "fraction"}
 
 # A suite whose figures come from values.json beside it: a test can change a
 # figure between two runs to simulate a regression. STREAMPAR_DROP_ON names an
-# xdist worker that loses every payload.
+# xdist worker (or "main" for a run without xdist) that loses every payload.
 FIXED_CONFTEST = """
 import json
 import os
@@ -52,8 +52,8 @@ def streampar_run(request):
     # appended at teardown, after anything the plugin core appended, so that
     # these figures are the test's last payload
     props = request.node.user_properties
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker and worker == os.environ.get("STREAMPAR_DROP_ON"):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if worker == os.environ.get("STREAMPAR_DROP_ON"):
         props[:] = [p for p in props if p[0] != "streampar"]
         return
     props.extend(("streampar", payload) for payload in recorded[-1:])

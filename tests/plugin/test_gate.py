@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import hypothesis  # noqa: F401  (imported once: inline runs would re-import it)
 import pytest
 from gate_support import (
     FIXED_CONFTEST,
     FIXED_TESTS,
     default_values,
-    figures,
     metric,
     read_json,
     write_values,
 )
 
+import simulator._strategies  # noqa: F401  (as above: the engine)
 from pytest_streampar._baseline import (
     TestEntry,
     entry_from_payload,
@@ -339,19 +340,22 @@ def test_a_failing_test_is_neither_compared_nor_saved(suite: pytest.Pytester) ->
     )
 
 
-def test_figures_in_a_baseline_are_the_recorded_floats_exactly(
-    suite: pytest.Pytester,
+def test_lost_payloads_block_a_save(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    values = default_values()
-    values["a"] = figures(0.1 + 0.2, 4.3 / 3.1)
-    write_values(suite.path, values)
-    suite.runpytest(BASE, "--streampar-save-baseline")
-    metrics = read_json(suite.path / "base.json")["tests"][
-        "test_suite.py::test_turn[a]"
-    ]
-    assert metrics["metrics"]["session_time"]["value"] == 0.1 + 0.2
-    assert metrics["metrics"]["speedup"]["value"] == 4.3 / 3.1
-    assert suite.runpytest(BASE).ret == 0
+    before = (suite.path / "base.json").read_bytes()
+    monkeypatch.setenv("STREAMPAR_DROP_ON", "main")  # every payload is lost
+    result = suite.runpytest(BASE, "--streampar-save-baseline")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "LOST         test_suite.py::test_turn[[]a[]]: passed but its report "
+            "carried no streampar metrics; the gate cannot judge partial data",
+            "baseline NOT saved to base.json: metrics of some tests are missing "
+            "(see above), a partial baseline would hide them",
+        ]
+    )
+    assert (suite.path / "base.json").read_bytes() == before
 
 
 def test_without_gate_options_no_gate_plugin_is_registered(
