@@ -54,7 +54,8 @@ def write_run_report(
     Args:
         out: the report folder; created.
         entries: node id to the metrics the test recorded.
-        timelines: node id to ``{label: Timeline.to_dict()}``.
+        timelines: node id to ``{label: Timeline.to_dict()}``; timelines
+            without records are left out of the plots, tables and trace.
         comparison: the gate's comparison, when a baseline was used.
         plots: draw the timeline plots.
 
@@ -65,10 +66,14 @@ def write_run_report(
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
+    recorded = {
+        nodeid: {label: d for label, d in by_label.items() if _has_records(d)}
+        for nodeid, by_label in sorted(timelines.items())
+    }
     runs = {
-        nodeid: {label: Timeline.from_dict(d) for label, d in sorted_runs.items()}
-        for nodeid, sorted_runs in sorted(timelines.items())
-        if sorted_runs
+        nodeid: {label: Timeline.from_dict(d) for label, d in by_label.items()}
+        for nodeid, by_label in recorded.items()
+        if by_label
     }
     plot_paths = _plots(folder, runs) if plots else {}
     written = [
@@ -87,6 +92,12 @@ def write_run_report(
     return (
         written + ([trace] if trace else []) + [folder / p for p in plot_paths.values()]
     )
+
+
+def _has_records(data: Mapping[str, Any]) -> bool:
+    """Whether a timeline's JSON form holds a span or an instant (a run of
+    plain code records none: there is nothing to draw)."""
+    return bool(data.get("spans") or data.get("instants"))
 
 
 def run_ns(timeline: Timeline) -> int:
@@ -194,13 +205,14 @@ def _scenario_table(
     lines = [
         "## By scenario and strategy",
         "",
-        "Session time of each strategy's run; a range when the scenario's tests "
-        "disagree.",
+        "Session time of each strategy's run, then the figures the tests "
+        "recorded (session time: the test's longest run); a range when the "
+        "scenario's tests disagree.",
         "",
         "| scenario | tests | backends | "
         + "".join(f"{label} | " for label in labels)
-        + "speed-up | bound gap |",
-        "|---|--:|---|" + "--:|" * (len(labels) + 2),
+        + "session time | speed-up | bound gap |",
+        "|---|--:|---|" + "--:|" * (len(labels) + 3),
     ]
     for scenario, nodeids in sorted(by_scenario.items()):
         lines.append(_scenario_row(scenario, nodeids, entries, runs, labels))
@@ -222,7 +234,7 @@ def _scenario_row(
             if label in runs.get(n, {})
         ]
         cells.append(_spread(times) if times else "")
-    for name in ("speedup", "bound_gap"):
+    for name in ("session_time", "speedup", "bound_gap"):
         cells.append(_spread([_shown(entries[n].metrics.get(name)) for n in nodeids]))
     backends = ", ".join(sorted({entries[n].backend or "?" for n in nodeids}))
     return f"| {scenario} | {len(nodeids)} | {backends} | " + " | ".join(cells) + " |"
