@@ -25,6 +25,7 @@ def test_two_workers_merge_to_the_same_metrics_as_one_process(
     single = pytester.runpytest_subprocess(
         "--streampar-baseline=single.json",
         "--streampar-save-baseline",
+        "--streampar-report=single",
         "-p",
         "no:randomly",
     )
@@ -32,6 +33,7 @@ def test_two_workers_merge_to_the_same_metrics_as_one_process(
     double = pytester.runpytest_subprocess(
         "--streampar-baseline=double.json",
         "--streampar-save-baseline",
+        "--streampar-report=double",
         "-n",
         "2",
         "-v",
@@ -45,6 +47,12 @@ def test_two_workers_merge_to_the_same_metrics_as_one_process(
     )
     assert len(one["tests"]) == 8  # 4 scenarios x 2 backends
     assert one == two  # every figure, bit for bit (floats survive JSON exactly)
+    # the run reports agree too, timelines included
+    for name in ("summary.json", "trace.json", "report.md"):
+        single_file = pytester.path / "single" / name
+        assert (
+            single_file.read_bytes() == (pytester.path / "double" / name).read_bytes()
+        )
     # the reports really came from two workers
     double.stdout.fnmatch_lines(["*gw0*PASSED*", "*gw1*PASSED*"], consecutive=False)
     hand = one["tests"]["test_real.py::test_scenario[asyncio-hand-worked]"]["metrics"]
