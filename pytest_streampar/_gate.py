@@ -235,7 +235,7 @@ class GatePlugin:
         self._saved: SaveResult | None = None
         self._report_files: list[Path] = []
         self._notes: list[str] = []
-        self._passed: dict[str, bool] = {}
+        self._outcome: dict[str, str] = {}
         if not self._worker and settings.baseline is not None and not settings.save:
             self._baseline = _load(settings.baseline)
 
@@ -259,20 +259,19 @@ class GatePlugin:
             return
         nodeid = report.nodeid
         if report.when == "call":
-            self._passed[nodeid] = report.passed
+            self._outcome[nodeid] = report.outcome
             return
         if report.when != "teardown":
             return
-        passed = self._passed.pop(nodeid, False)
+        outcome = self._outcome.pop(nodeid, "not run")
         payload, expected = _properties(report.user_properties)
         if payload is None:
-            if expected and passed:
+            if expected and outcome == "passed":
                 self._collected.lost[nodeid] = _worker_id(report)
-            return
-        if not passed:
+        elif outcome == "failed":
             self._collected.not_saved.append(nodeid)
-            return
-        self._take(nodeid, payload)
+        elif outcome == "passed":
+            self._take(nodeid, payload)
 
     def _take(self, nodeid: str, payload: Any) -> None:
         from ._baseline import BaselineError, entry_from_payload

@@ -324,9 +324,15 @@ def test_the_ini_baseline_path_is_relative_to_the_rootdir(
 def test_a_failing_test_is_neither_compared_nor_saved(suite: pytest.Pytester) -> None:
     suite.makepyfile(
         test_broken="""
+        import pytest
+
         def test_broken(streampar_run):
             streampar_run("a")
             raise AssertionError("harness broke")
+
+        def test_skipped(streampar_run):
+            streampar_run("a")
+            pytest.skip("not today")
         """
     )
     result = suite.runpytest(BASE, "--streampar-save-baseline")
@@ -334,10 +340,10 @@ def test_a_failing_test_is_neither_compared_nor_saved(suite: pytest.Pytester) ->
     result.stdout.fnmatch_lines(
         ["not saved (test failed): test_broken.py::test_broken"]
     )
-    assert (
-        "test_broken.py::test_broken"
-        not in read_json(suite.path / "base.json")["tests"]
-    )
+    saved = read_json(suite.path / "base.json")["tests"]
+    assert "test_broken.py::test_broken" not in saved
+    assert "test_broken.py::test_skipped" not in saved
+    assert "test_skipped" not in result.stdout.str().split("streampar latency gate")[1]
 
 
 def test_lost_payloads_block_a_save(
