@@ -52,7 +52,9 @@ T = TypeVar("T")
 def _current(config: pytest.Config, what: str) -> ItemState:
     state = config.stash.get(CURRENT_KEY, None)
     if state is None:
-        raise RuntimeError(
+        from simulator import SimulatorError
+
+        raise SimulatorError(
             f"{what} was used outside a running test (in a session fixture or at "
             f"import?); call it from inside the test function"
         )

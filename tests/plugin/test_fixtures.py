@@ -12,8 +12,9 @@ from typing import Any
 # without this every inline run would import the engine and Hypothesis again.
 import hypothesis  # noqa: F401
 import pytest
-import simulator._strategies  # noqa: F401
 import sniffio  # noqa: F401
+
+import simulator._strategies  # noqa: F401
 
 ARGS = (
     "-p",
@@ -366,3 +367,29 @@ def test_plain(streampar_run):
         "session_time": {"value": 7.0, "better": "lower", "unit": "s"}
     }
     assert plain["scenario"] is None
+
+
+def test_runner_outside_a_test_says_so(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import anyio
+        import pytest
+        from simulator import SimulatorError
+
+        KEPT = []
+
+        def test_keep(streampar_run):
+            KEPT.append(streampar_run)
+
+        def test_later():
+            async def nap():
+                await anyio.sleep(1)
+            with pytest.raises(SimulatorError) as info:
+                KEPT[0](nap)
+            assert str(info.value) == (
+                "streampar_run was used outside a running test (in a session "
+                "fixture or at import?); call it from inside the test function"
+            )
+        """
+    )
+    pytester.runpytest(*ARGS, "--streampar-backend=asyncio").assert_outcomes(passed=2)
