@@ -151,6 +151,7 @@ def register(config: pytest.Config) -> GatePlugin | None:
 @dataclass
 class _Settings:
     baseline: Path | None
+    baseline_from: str
     save: bool
     prune: bool
     tolerances: Tolerances | None
@@ -164,6 +165,11 @@ def _settings(config: pytest.Config) -> _Settings | None:
     option = config.getoption("streampar_baseline")
     ini = config.getini("streampar_baseline")
     baseline = Path(option) if option else (config.rootpath / str(ini) if ini else None)
+    baseline_from = (
+        "command-line option --streampar-baseline"
+        if option
+        else f"ini key streampar_baseline in {config.inipath}"
+    )
     report = config.getoption("streampar_report")
     save = bool(config.getoption("streampar_save_baseline"))
     if baseline is None and report is None and not save:
@@ -175,6 +181,7 @@ def _settings(config: pytest.Config) -> _Settings | None:
         )
     return _Settings(
         baseline=baseline,
+        baseline_from=baseline_from,
         save=save,
         prune=bool(config.getoption("streampar_prune_baseline")),
         tolerances=_tolerances(config) if baseline is not None else None,
@@ -237,7 +244,7 @@ class GatePlugin:
         self._notes: list[str] = []
         self._outcome: dict[str, str] = {}
         if not self._worker and settings.baseline is not None and not settings.save:
-            self._baseline = _load(settings.baseline)
+            self._baseline = _load(settings.baseline, settings.baseline_from)
 
     # On the worker (or the only process) --------------------------------
 
@@ -454,10 +461,12 @@ def _worker_id(report: pytest.TestReport) -> str | None:
     return worker if isinstance(worker, str) else None
 
 
-def _load(path: Path) -> Baseline:
+def _load(path: Path, source: str) -> Baseline:
     from ._baseline import BaselineError, load_baseline
 
     try:
         return load_baseline(path)
     except BaselineError as exc:
-        raise pytest.UsageError(f"streampar gate: {exc}") from None
+        raise pytest.UsageError(
+            f"streampar gate: {exc} (file named by {source})"
+        ) from None

@@ -244,7 +244,8 @@ def test_a_truncated_baseline_stops_the_run_with_a_clear_error(
             "ERROR: streampar gate: baseline file 'base.json' is not valid JSON: it "
             "ends early (truncated?) at line * column *; restore it from version "
             "control or re-create it with `pytest --streampar-baseline=FILE "
-            "--streampar-save-baseline`"
+            "--streampar-save-baseline` (file named by command-line option "
+            "--streampar-baseline)"
         ]
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
@@ -295,7 +296,8 @@ def test_saving_over_a_corrupt_baseline_repairs_it(suite: pytest.Pytester) -> No
             ["--streampar-baseline=nowhere.json"],
             "ERROR: streampar gate: baseline file 'nowhere.json' does not exist; "
             "create it with `pytest --streampar-baseline=nowhere.json "
-            "--streampar-save-baseline`",
+            "--streampar-save-baseline` (file named by command-line option "
+            "--streampar-baseline)",
         ),
     ],
 )
@@ -319,6 +321,20 @@ def test_the_ini_baseline_path_is_relative_to_the_rootdir(
     assert result.ret == 1
     result.stdout.fnmatch_lines([f"baseline {suite.path / 'base.json'}: 8 tests*"])
     assert sub.is_dir()
+
+
+def test_a_missing_baseline_named_in_the_ini_says_so(
+    suite: pytest.Pytester,
+) -> None:
+    ini = suite.makeini("[pytest]\nstreampar_baseline = gone/base.json\n")
+    result = suite.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: streampar gate: baseline file '{suite.path / 'gone/base.json'}' "
+            f"does not exist; * (file named by ini key streampar_baseline in {ini})"
+        ]
+    )
 
 
 def test_a_failing_test_is_neither_compared_nor_saved(suite: pytest.Pytester) -> None:
