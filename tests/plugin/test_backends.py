@@ -6,6 +6,7 @@ from __future__ import annotations
 # Imported once here; pytester's inline runs drop modules they import.
 import hypothesis  # noqa: F401
 import pytest
+
 import simulator._strategies  # noqa: F401
 
 ARGS = (
@@ -240,5 +241,52 @@ def test_deadlock_and_never_yielding_are_caught(
             "virtual time 2 s. A CPU-bound loop in harness code never lets the "
             "clock move; add an `await anyio.lowlevel.checkpoint()` inside it, or "
             "raise the limit with `watchdog=`."
+        ]
+    )
+
+
+def test_watchdog_from_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMPAR_WATCHDOG", "3")
+    pytester.makepyfile(
+        """
+        def test_w(streampar_run):
+            assert streampar_run.watchdog == 3.0
+        """
+    )
+    result = pytester.runpytest(*ARGS, "--streampar-backend=asyncio")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "streampar: backends asyncio (*); watchdog 3 s (environment variable "
+            "STREAMPAR_WATCHDOG)*"
+        ]
+    )
+
+
+def test_marker_watchdog_stops_a_loop_that_never_yields(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import anyio
+        import pytest
+
+        @pytest.mark.streampar(watchdog=0.2)
+        async def test_spin():
+            await anyio.sleep(5)
+            while True:
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        *ARGS, "--streampar-watchdog=60", "--tb=short"
+    )
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E *WatchdogTimeout: watchdog: task 'main' held the event loop for more "
+            "than 0.2 s of real time without yielding, at virtual time 5 s.*"
         ]
     )

@@ -41,6 +41,13 @@ def test_stuck_outside_a_run(streampar_run):
         pass
 
 
+@pytest.mark.streampar(watchdog=60)
+async def test_async_cpu_loop():
+    await anyio.sleep(1)
+    while True:
+        pass
+
+
 def test_session_goes_on(streampar_run):
     async def nap():
         await anyio.sleep(9)
@@ -90,13 +97,14 @@ def test_stuck_tests_fail_and_the_session_goes_on(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, method: str
 ) -> None:
     result = run_stuck(pytester, monkeypatch, method)
-    result.assert_outcomes(passed=2, failed=6)
+    result.assert_outcomes(passed=2, failed=8)
     for backend in ("asyncio", "trio"):
         result.stdout.fnmatch_lines(
             [
                 f"*test_cpu_loop[[]{backend}[]] FAILED*",
                 f"*test_thread_never_returns[[]{backend}[]] FAILED*",
                 f"*test_stuck_outside_a_run[[]{backend}[]] FAILED*",
+                f"*test_async_cpu_loop[[]{backend}[]] FAILED*",
                 f"*test_session_goes_on[[]{backend}[]] PASSED*",
             ]
         )
@@ -108,6 +116,8 @@ def test_stuck_tests_fail_and_the_session_goes_on(
                 HEAD + THREAD,
                 f"*_ test_stuck_outside_a_run[[]{backend}[]] _*",
                 HEAD + OUTSIDE,
+                f"*_ test_async_cpu_loop[[]{backend}[]] _*",
+                HEAD + CPU.replace("virtual time 3 s", "virtual time 1 s"),
             ]
         )
 
