@@ -12,6 +12,8 @@ import time
 
 import anyio
 import pytest
+import simulator._run  # imported at collection, so no test pays for it
+import trio
 
 pytestmark = pytest.mark.timeout(0.5)
 
