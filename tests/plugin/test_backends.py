@@ -213,15 +213,18 @@ def test_session_goes_on(streampar_run):
 """
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_deadlock_and_never_yielding_are_caught(
-    pytester: pytest.Pytester, backend: str
-) -> None:
+def test_deadlock_and_never_yielding_are_caught(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(STUCK)
-    result = pytester.runpytest_subprocess(
-        *ARGS, f"--streampar-backend={backend}", "--streampar-watchdog=0.3"
-    )
-    result.assert_outcomes(passed=1, failed=2)
+    result = pytester.runpytest_subprocess(*ARGS, "--streampar-watchdog=0.3", "-v")
+    result.assert_outcomes(passed=2, failed=4)
+    for backend in ("asyncio", "trio"):
+        result.stdout.fnmatch_lines(
+            [
+                f"*test_deadlock[[]{backend}[]] FAILED*",
+                f"*test_never_yields[[]{backend}[]] FAILED*",
+                f"*test_session_goes_on[[]{backend}[]] PASSED*",
+            ]
+        )
     result.stdout.fnmatch_lines(
         [
             "E *simulator._errors.DeadlockError: deadlock at virtual time 1 s: no "
