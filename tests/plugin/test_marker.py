@@ -9,6 +9,7 @@ from __future__ import annotations
 # Imported once here; pytester's inline runs drop modules they import.
 import hypothesis  # noqa: F401
 import pytest
+
 import simulator._strategies  # noqa: F401
 
 ARGS = (
