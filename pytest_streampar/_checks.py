@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from simulator._bound import critical_path_ns, session_bound_ns
 from simulator._errors import ScenarioError, SimulatorError
@@ -127,16 +127,22 @@ def timeline_of(run: Any) -> Timeline:
     Raises:
         SimulatorError: ``run`` is neither.
     """
-    if isinstance(run, Timeline):
-        return run
+    if _is_timeline(run):
+        return cast(Timeline, run)
     inner = getattr(run, "timeline", None)
-    if isinstance(inner, Timeline):
-        return inner
+    if _is_timeline(inner):
+        return cast(Timeline, inner)
     raise SimulatorError(
         f"run = {type(run).__name__} object: expected a Timeline or an object with "
         f"a .timeline (StrategyRun, RunResult, SimulatedModel); pass the run's "
         f"timeline"
     )
+
+
+def _is_timeline(obj: Any) -> bool:
+    """Duck-typed, so a Timeline from a re-imported module (pytester runs in
+    the same process) still counts."""
+    return hasattr(obj, "spans") and hasattr(obj, "instants") and hasattr(obj, "meta")
 
 
 @dataclass(frozen=True)

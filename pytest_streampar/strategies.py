@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.vendor.pretty import RepresentationPrinter, for_type_by_name
 
@@ -70,16 +70,24 @@ RESOURCES = ("a.txt", "b.txt")
 RATES = (50.0, 100.0, 20.0)
 DEFAULT_CAPS: tuple[int | None, ...] = (None, 1, 2, 3)
 
+# The explain phase traces every line of each shrunk example's run, event loop
+# included: seconds per failure for a note that the timeline already gives.
+ENGINE_PHASES = tuple(p for p in Phase if p is not Phase.explain)
+
 settings.register_profile(
-    "streampar", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "streampar",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=ENGINE_PHASES,
 )
 
 
 def engine_settings(**overrides: Any) -> settings:
     """Hypothesis settings for tests that run on virtual time.
 
-    ``deadline=None`` (real time means nothing for a virtual-time run) and the
-    ``too_slow`` health check off; every other setting comes from the active
+    ``deadline=None`` (real time means nothing for a virtual-time run), the
+    ``too_slow`` health check off and no ``explain`` phase (it traces every
+    line the event loop runs, which makes each failure take seconds); every other setting comes from the active
     profile unless given here.
 
     Args:
@@ -92,6 +100,7 @@ def engine_settings(**overrides: Any) -> settings:
     base: dict[str, Any] = {
         "deadline": None,
         "suppress_health_check": [HealthCheck.too_slow],
+        "phases": ENGINE_PHASES,
     }
     return settings(**{**base, **overrides})
 
