@@ -559,8 +559,8 @@ def check_speedup(run: Any, sequential: Any, *, at_least: float) -> list[Violati
     ratio = base / mine if mine else float("inf")
     worst = _worst_turn(timeline_of(run), timeline_of(sequential))
     detail = (
-        f"speed-up over sequential is {ratio:.3g}x: this run took {format_ns(mine)} s, sequential "
-        f"{format_ns(base)} s"
+        f"speed-up over sequential is {ratio:.3g}x: this run took "
+        f"{format_ns(mine)} s, sequential {format_ns(base)} s"
     )
     if worst is not None:
         k, a, b = worst

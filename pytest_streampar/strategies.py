@@ -87,8 +87,8 @@ def engine_settings(**overrides: Any) -> settings:
 
     ``deadline=None`` (real time means nothing for a virtual-time run), the
     ``too_slow`` health check off and no ``explain`` phase (it traces every
-    line the event loop runs, which makes each failure take seconds); every other setting comes from the active
-    profile unless given here.
+    line the event loop runs, which makes each failure take seconds); every
+    other setting comes from the active profile unless given here.
 
     Args:
         **overrides: any :class:`hypothesis.settings` field, e.g.
