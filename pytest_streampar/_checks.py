@@ -87,6 +87,10 @@ class StreamparCheckFailed(AssertionError):
         super().__init__(describe(self.violations, timeline))
 
 
+# shown to users as the public name
+StreamparCheckFailed.__module__ = "pytest_streampar.assertions"
+
+
 def describe(violations: Sequence[Violation], timeline: Timeline | None) -> str:
     """The message for ``violations``: the first one's headline, a count of
     the others, and a text timeline of the first one's turn."""
@@ -99,12 +103,29 @@ def describe(violations: Sequence[Violation], timeline: Timeline | None) -> str:
         lines.append(f"also ({len(rest)} more): {shown}{more}")
     if timeline is not None and (timeline.spans or timeline.instants):
         lines.append("")
-        lines.append(
-            render_text_timeline(
-                timeline, turn=_drawable(timeline, first.turn), highlight=first.notes
-            )
-        )
+        turn = _drawable(timeline, first.turn)
+        shown = _with_cut_stream(timeline, turn)
+        lines.append(render_text_timeline(shown, turn=turn, highlight=first.notes))
     return "\n".join(lines)
+
+
+def _with_cut_stream(timeline: Timeline, turn: int | None) -> Timeline:
+    """A turn that was never handed back has no ``stream`` span; draw one from
+    the send to the turn's last record, so the picture shows how far it got."""
+    if turn is None:
+        return timeline
+    mine = [s for s in timeline.spans if s.attrs.get("turn") == turn]
+    if any(s.name == "stream" for s in mine):
+        return timeline
+    times = [i.at_ns for i in timeline.instants if i.attrs.get("turn") == turn]
+    times += [s.end_ns for s in mine]
+    sends = [s.end_ns for s in mine if s.name == "request"]
+    start = min(sends or times or [0])
+    shown = Timeline()
+    shown.meta = dict(timeline.meta)
+    shown.extend(timeline)
+    shown.add_span("stream", "model", start, max(times, default=start), turn=turn)
+    return shown
 
 
 def _drawable(timeline: Timeline, turn: int | None) -> int | None:
