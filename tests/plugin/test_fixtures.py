@@ -16,9 +16,12 @@ import sniffio  # noqa: F401
 
 import simulator._strategies  # noqa: F401
 
+# pytest-benchmark warns when the outer run uses xdist; it has no part here.
 ARGS = (
     "-p",
     "no:randomly",
+    "-p",
+    "no:benchmark",
     "-p",
     "no:cacheprovider",
     "--strict-markers",

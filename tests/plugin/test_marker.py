@@ -12,9 +12,12 @@ import pytest
 
 import simulator._strategies  # noqa: F401
 
+# pytest-benchmark warns when the outer run uses xdist; it has no part here.
 ARGS = (
     "-p",
     "no:randomly",
+    "-p",
+    "no:benchmark",
     "-p",
     "no:cacheprovider",
     "--strict-markers",
