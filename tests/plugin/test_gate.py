@@ -367,6 +367,7 @@ def test_lost_payloads_block_a_save(
 ) -> None:
     before = (suite.path / "base.json").read_bytes()
     monkeypatch.setenv("STREAMPAR_DROP_ON", "main")  # every payload is lost
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # when run by xdist
     result = suite.runpytest(BASE, "--streampar-save-baseline")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
