@@ -24,7 +24,10 @@ How metrics travel: after each streampar test the plugin appends one
 ``("streampar", payload)`` entry to ``item.user_properties``; pytest copies
 user properties into every test report, and pytest-xdist sends reports from
 its workers to the controller, so this module collects payloads in
-``pytest_runtest_logreport`` wherever the reports end up. At setup, the gate
+``pytest_runtest_logreport`` wherever the reports end up: the call report
+gives the test's outcome, the teardown report its last payload (it carries
+properties appended while fixtures tear down, too). Only tests that passed
+count; a failed one is reported as not saved. At setup, the gate
 marks every streampar test (one carrying the ``streampar`` marker or using a
 ``streampar_*`` fixture, the tests the plugin core records) with
 ``("streampar_expected", True)``. A test so marked that passed but whose report
@@ -312,7 +315,7 @@ class GatePlugin:
         elif self._baseline is not None:
             failed = self._compare() or failed
         if self._settings.report is not None:
-            self._write_report()
+            failed = self._write_report() or failed
         if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -346,16 +349,26 @@ class GatePlugin:
         )
         return False
 
-    def _write_report(self) -> None:
+    def _write_report(self) -> bool:
+        """Write the run report; True when that fails."""
+        from simulator._errors import SimulatorError
+
         from ._run_report import write_run_report
 
         assert self._settings.report is not None
-        self._report_files = write_run_report(
-            self._settings.report,
-            self._collected.entries,
-            {k: v["timelines"] for k, v in self._collected.timelines.items()},
-            comparison=self._comparison,
-        )
+        try:
+            self._report_files = write_run_report(
+                self._settings.report,
+                self._collected.entries,
+                {k: v["timelines"] for k, v in self._collected.timelines.items()},
+                comparison=self._comparison,
+            )
+        except (OSError, SimulatorError) as exc:
+            self._notes.append(
+                f"streampar report NOT written to {self._settings.report}: {exc}"
+            )
+            return True
+        return False
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Print the gate's lines: regressions, new and missing tests, verdict."""
@@ -364,10 +377,13 @@ class GatePlugin:
         lines = self.summary_lines()
         if not lines:
             return
-        terminalreporter.write_sep("=", "streampar latency gate")
+        gate = self._settings.baseline is not None
+        terminalreporter.write_sep(
+            "=", "streampar latency gate" if gate else "streampar report"
+        )
         for line in lines:
             bad = line.startswith(("REGRESSED", "INCOMPARABLE", "FAILED", "LOST"))
-            bad = bad or "(fails)" in line or line.startswith(("BAD", "baseline NOT"))
+            bad = bad or "(fails)" in line or "NOT" in line or line.startswith("BAD")
             good = line.startswith("PASSED")
             terminalreporter.write_line(line, red=bad, green=good and not bad)
 

@@ -145,3 +145,31 @@ def test_plots_are_capped_and_the_rest_listed(
     assert "| run 2.500 s | 2.500 s |" in text  # the run ends at its hand-back
     assert "Timelines of 1 more test(s) are in trace.json only" in text
     assert MAX_PLOTS == 40
+
+
+def test_a_report_that_cannot_be_written_fails_the_run_without_a_traceback(
+    pytester: pytest.Pytester,
+) -> None:
+    from gate_support import FIXED_CONFTEST, FIXED_TESTS, default_values, write_values
+
+    pytester.makeconftest(FIXED_CONFTEST)
+    pytester.makepyfile(test_suite=FIXED_TESTS)
+    write_values(pytester.path, default_values())
+    (pytester.path / "out").write_text("a file where the folder should go")
+    result = pytester.runpytest("--streampar-report=out")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*= streampar report =*",
+            "streampar report NOT written to out: *File exists*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    # a run without timelines still gets its tables
+    ok = pytester.runpytest("--streampar-report=fine")
+    assert ok.ret == 0
+    text = (pytester.path / "fine" / "report.md").read_text()
+    assert (
+        "| `test_suite.py::test_turn[c]` | c | asyncio |  | 6.000 s | 1.700 x | 0.0 % |"
+        in text
+    )
