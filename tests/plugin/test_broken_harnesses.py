@@ -78,6 +78,12 @@ def error_lines(result: pytest.RunResult, test: str) -> list[str]:
     return [b[width:] if b[1:].strip() else "" for b in block]
 
 
+def line_of(pytester: pytest.Pytester, code: str) -> int:
+    """The line number of ``code`` in the test file written."""
+    text = (pytester.path / "test_harness.py").read_text().splitlines()
+    return next(n for n, line in enumerate(text, 1) if code in line)
+
+
 def check(pytester: pytest.Pytester, expected: str) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(failed=2)
@@ -317,12 +323,14 @@ def test_a_harness_that_deadlocks(pytester: pytest.Pytester) -> None:
                 send, receive = anyio.create_memory_object_stream(10)
                 async def run(call):
                     await send.send(await tools.call(call.id, call.name, call.arguments))
-                async with anyio.create_task_group() as tg:
-                    async for event in model.stream():
-                        if isinstance(event, CallComplete):
-                            tg.start_soon(run, event.call)
-                    # the bug: nobody closes `send`, so this loop never ends
-                    results = [r async for r in receive]
+                with send, receive:
+                    async with anyio.create_task_group() as tg:
+                        async for event in model.stream():
+                            if isinstance(event, CallComplete):
+                                tg.start_soon(run, event.call)
+                        # the bug: `send` closes only after this loop, which
+                        # waits for it to close
+                        results = [r async for r in receive]
                 model.hand_back(results)
 
         @pytest.mark.streampar
@@ -330,12 +338,13 @@ def test_a_harness_that_deadlocks(pytester: pytest.Pytester) -> None:
             await harness(streampar_model(SCENARIO), streampar_tools(SCENARIO))
         """,
     )
+    line = line_of(pytester, "results = [r async for r in receive]")
     check(
         pytester,
         """
         simulator._errors.DeadlockError: deadlock at virtual time 3.3 s: no task is runnable, no timer is pending and no outside work is in flight, so the run can never finish. Blocked tasks:
-          - task 'main' waiting at {path}/test_harness.py:50 in <listcomp> (UnreliableObjectReceiveStream.__anext__)
-        """,
+          - task 'main' waiting at {path}/test_harness.py:{line} in <listcomp> (UnreliableObjectReceiveStream.__anext__)
+        """.replace("{line}", str(line)),
     )
 
 
