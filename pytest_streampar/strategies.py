@@ -138,10 +138,19 @@ def faults(
         max_at: latest error time.
     """
     _check_range("min_at", min_at, "max_at", max_at)
-    errors = st.builds(Fault, st.just("error"), _ms_grid(min_at, max_at))
-    if not hang:
-        return errors
-    return st.one_of(errors, st.just(Fault("hang")))
+    return _fault(("error", "hang") if hang else ("error",), _ms_grid(min_at, max_at))
+
+
+@st.composite
+def _fault(
+    draw: Callable[[st.SearchStrategy[Any]], Any],
+    kinds: tuple[str, ...],
+    at: st.SearchStrategy[float],
+) -> Fault:
+    # the time is drawn for both kinds, so a hang shrinks to an error in place
+    kind = draw(_simplest_first(kinds))
+    when = draw(at)
+    return Fault("error", when) if kind == "error" else Fault("hang")
 
 
 @st.composite

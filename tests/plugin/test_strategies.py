@@ -97,7 +97,8 @@ def test_two_calls_shrink_into_the_first_turn() -> None:
 
 def test_a_needed_fault_shrinks_to_an_error_at_zero() -> None:
     found = find(
-        sps.scenarios(faults=True, hang=True), lambda s: any(c.fault for c in s.calls)
+        sps.scenarios(max_turns=2, faults=True, hang=True),
+        lambda s: any(c.fault for c in s.calls),
     )
     assert [c.fault for c in found.calls] == [Fault("error", 0.0)]
 
