@@ -15,6 +15,8 @@ time. Threads started any other way are invisible; declare them with
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
 import math
 import selectors
 import time
@@ -29,21 +31,35 @@ _T = TypeVar("_T")
 
 
 class _VirtualSelector(selectors.BaseSelector):
-    """Wraps a real selector; turns waits on timers into clock jumps."""
+    """Wraps a real selector; used only for real-time waits and real I/O.
+
+    The loop's own :meth:`VirtualEventLoop._run_once` decides when to jump the
+    clock; this selector just waits in real time while outside work is in
+    flight, in short slices, and advances virtual time by what passed.
+    """
 
     def __init__(self, core: ClockCore) -> None:
         self._inner = selectors.DefaultSelector()
         self._core = core
-        self._loop: VirtualEventLoop | None = None
         self._base_fds = 0
+        self._count = 0
+        # The raw poll object, for a cheap "anything ready?" check per jump.
+        raw = getattr(self._inner, "_selector", None)
+        self._poll_now: Callable[[], Any] = (
+            (lambda: raw.poll(0)) if hasattr(raw, "poll") else lambda: True
+        )
 
     def register(
         self, fileobj: Any, events: int, data: Any = None
     ) -> selectors.SelectorKey:
-        return self._inner.register(fileobj, events, data)
+        key = self._inner.register(fileobj, events, data)
+        self._count += 1
+        return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.unregister(fileobj)
+        key = self._inner.unregister(fileobj)
+        self._count -= 1
+        return key
 
     def modify(
         self, fileobj: Any, events: int, data: Any = None
@@ -58,41 +74,25 @@ class _VirtualSelector(selectors.BaseSelector):
 
     def fds_in_use(self) -> bool:
         """Whether a socket or pipe besides the loop's own wake-up pipe is open."""
-        return len(self._inner.get_map()) > self._base_fds
+        return self._count > self._base_fds
 
     def select(
         self, timeout: float | None = None
     ) -> list[tuple[selectors.SelectorKey, int]]:
-        core = self._core
-        core.heartbeat = time.monotonic()
-        loop = self._loop
-        assert loop is not None
-        if timeout == 0 and (loop._ready or loop._stopping):  # type: ignore[attr-defined]
-            return []
-        scheduled = loop._scheduled  # type: ignore[attr-defined]
-        next_ns = round(scheduled[0]._when * 1e9) if scheduled else None
-        if not core.active or core.outside_in_flight():
-            return self._wait_real(timeout, next_ns)
-        events = self._inner.select(0)
-        if events:
-            return events
-        if next_ns is None:
-            return self._wait_real(timeout, None)
-        if next_ns >= SENTINEL_NS and core.deadlock_ns is None:
-            core.deadlock_ns = core.ns
-        when = scheduled[0]._when
-        if next_ns <= core.ns and when > core.ns / 1e9:
-            # A timer due by the nanosecond but a hair later as a float came
-            # back (anyio re-checks its deadlines against time()): for the rest
-            # of this nanosecond, time() shows the timer's float.
-            loop._floor = (core.ns, when)
-        core.ns = max(core.ns, next_ns)
-        loop._expire_at = when
-        return []
+        return self._inner.select(timeout)
 
-    def _wait_real(
+    def poll_ready(self) -> list[tuple[selectors.SelectorKey, int]]:
+        """Events ready right now, without waiting (one cheap syscall if none)."""
+        if not self._poll_now():
+            return []
+        return self._inner.select(0)
+
+    def wait_real(
         self, timeout: float | None, next_ns: int | None
     ) -> list[tuple[selectors.SelectorKey, int]]:
+        """Wait in real time: for ``timeout`` before the run's body starts or
+        after it ends, else one short slice, advancing virtual time by the real
+        time that passed (never past ``next_ns``, the earliest timer)."""
         core = self._core
         if not core.active:
             return self._inner.select(timeout)
@@ -105,22 +105,95 @@ class _VirtualSelector(selectors.BaseSelector):
         return events
 
 
+class _Handle(asyncio.Handle):
+    """A ``Handle`` built without the debug-mode checks (used outside debug)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
+    ) -> None:
+        self._context = context if context is not None else contextvars.copy_context()
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+class _Timer(asyncio.TimerHandle):
+    """A ``TimerHandle`` built and cancelled without the debug-mode checks."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: VirtualEventLoop,
+        context: contextvars.Context | None,
+    ) -> None:
+        self._context = context if context is not None else contextvars.copy_context()
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+        self._when = when
+        self._scheduled = True
+
+    def cancel(self) -> None:
+        """Cancel; a timer still in the heap is counted for the next sweep."""
+        if not self._cancelled:
+            if self._scheduled:
+                self._loop._timer_cancelled_count += 1  # type: ignore[attr-defined]
+            self._cancelled = True
+            self._callback = None  # type: ignore[assignment]
+            self._args = None  # type: ignore[assignment]
+
+
+_monotonic = time.monotonic
+
+# asyncio's own thresholds for sweeping cancelled timers out of the heap
+_MIN_SWEEP_TIMERS = 100
+_MIN_SWEEP_FRACTION = 0.5
+_MAX_REAL_WAIT_S = 24 * 3600.0
+
+
 class VirtualEventLoop(asyncio.SelectorEventLoop):
     """An asyncio event loop on virtual time; a fresh one starts at 0.
 
     Use it through :func:`simulator.run`, or pass the class as anyio's
     ``loop_factory`` backend option.
+
+    One loop iteration runs as asyncio's own does (ready callbacks first, then
+    I/O, then due timers, callbacks added meanwhile wait for the next
+    iteration), with two differences: when no callback is ready and no outside
+    work is in flight, the clock jumps to the earliest timer instead of
+    sleeping; and timers sit in a heap of ``(when, sequence, handle)`` tuples,
+    so timers due at the same moment fire in the order they were set.
     """
 
     def __init__(self) -> None:
         self.virtual_core = ClockCore()
         self._expire_at: float | None = None
         self._floor: tuple[int, float] = (-1, 0.0)
+        self._timer_seq = 0
         selector = _VirtualSelector(self.virtual_core)
+        self._vselector = selector
         super().__init__(selector)
-        selector._loop = self
         selector._base_fds = len(selector.get_map())
-        self._clock_resolution = 1e-9
+        # Timers fire when due to the nanosecond: time() shows a due timer its
+        # own float, so no resolution slack is needed (1 ns of slack would
+        # fire a timer due 1 ns later too early).
+        self._clock_resolution = 0.0
         self.virtual_core.real_io = selector.fds_in_use
 
     def time(self) -> float:
@@ -138,6 +211,157 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._expire_at = None
             return math.nextafter(max(expire_at, now), math.inf)
         return now
+
+    def call_soon(
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        """As ``loop.call_soon``, without the per-call checks outside debug mode."""
+        if self._debug or self._closed:  # type: ignore[attr-defined]
+            return super().call_soon(callback, *args, context=context)
+        handle = _Handle(callback, args, self, context)
+        self._ready.append(handle)  # type: ignore[attr-defined]
+        return handle
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Any = None,
+    ) -> asyncio.TimerHandle:
+        """As ``loop.call_later``: ``delay`` seconds of virtual time from now."""
+        if delay is None:
+            raise TypeError("delay must not be None")
+        core = self.virtual_core
+        if self._debug or self._closed or self._expire_at is not None:  # type: ignore[attr-defined]
+            return self.call_at(self.time() + delay, callback, *args, context=context)
+        ns = core.ns
+        now = ns / 1e9
+        floor_ns, floor = self._floor
+        if floor_ns == ns and floor > now:
+            now = floor
+        when = now + delay
+        timer = _Timer(when, callback, args, self, context)
+        self._timer_seq += 1
+        heapq.heappush(self._scheduled, (when, self._timer_seq, timer))  # type: ignore[attr-defined]
+        return timer
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Any = None,
+    ) -> asyncio.TimerHandle:
+        """As ``loop.call_at``, at virtual time ``when`` (seconds)."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        timer: asyncio.TimerHandle
+        if self._debug:
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+            timer = asyncio.TimerHandle(when, callback, args, self, context)
+            timer._scheduled = True  # type: ignore[attr-defined]
+        else:
+            timer = _Timer(when, callback, args, self, context)
+        self._timer_seq += 1
+        heapq.heappush(self._scheduled, (when, self._timer_seq, timer))  # type: ignore[attr-defined]
+        return timer
+
+    def _run_once(self) -> None:
+        """One loop iteration; see the class docstring for what differs."""
+        self.virtual_core.heartbeat = _monotonic()
+        heap: list[tuple[float, int, asyncio.TimerHandle]] = self._scheduled  # type: ignore[attr-defined]
+        if heap and (heap[0][2]._cancelled or self._timer_cancelled_count):  # type: ignore[attr-defined]
+            heap = self._sweep_cancelled(heap)
+        ready = self._ready  # type: ignore[attr-defined]
+        if not ready and not self._stopping:  # type: ignore[attr-defined]
+            events = self._wait(heap)
+            if events:
+                self._process_events(events)  # type: ignore[attr-defined]
+        if heap:
+            end_time = self.time() + self._clock_resolution
+            while heap and heap[0][0] < end_time:
+                handle = heapq.heappop(heap)[2]
+                handle._scheduled = False  # type: ignore[attr-defined]
+                ready.append(handle)
+        self._run_ready(ready)
+
+    def _run_ready(self, ready: Any) -> None:
+        """Run the callbacks ready now; those they add wait for the next turn."""
+        popleft = ready.popleft
+        if self._debug:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    self._current_handle = handle  # type: ignore[attr-defined]
+                    try:
+                        handle._run()
+                    finally:
+                        self._current_handle = None  # type: ignore[attr-defined]
+            return
+        for _ in range(len(ready)):
+            handle = popleft()
+            if not handle._cancelled:
+                handle._run()
+
+    def _sweep_cancelled(
+        self, heap: list[tuple[float, int, asyncio.TimerHandle]]
+    ) -> list[tuple[float, int, asyncio.TimerHandle]]:
+        """Drop cancelled timers: all of them when they are most of the heap
+        (as asyncio does), else those at its head."""
+        count = len(heap)
+        cancelled = self._timer_cancelled_count  # type: ignore[has-type]
+        if count > _MIN_SWEEP_TIMERS and cancelled / count > _MIN_SWEEP_FRACTION:
+            kept = []
+            for entry in heap:
+                if entry[2]._cancelled:  # type: ignore[attr-defined]
+                    entry[2]._scheduled = False  # type: ignore[attr-defined]
+                else:
+                    kept.append(entry)
+            heapq.heapify(kept)
+            self._scheduled = kept
+            self._timer_cancelled_count = 0
+            return kept
+        while heap and heap[0][2]._cancelled:  # type: ignore[attr-defined]
+            self._timer_cancelled_count -= 1
+            heapq.heappop(heap)[2]._scheduled = False  # type: ignore[attr-defined]
+        return heap
+
+    def _wait(
+        self, heap: list[tuple[float, int, asyncio.TimerHandle]]
+    ) -> list[tuple[selectors.SelectorKey, int]]:
+        """Nothing is ready: take ready I/O, wait in real time for outside
+        work, or jump the clock to the earliest timer."""
+        core = self.virtual_core
+        selector = self._vselector
+        when = heap[0][0] if heap else None
+        next_ns = round(when * 1e9) if when is not None else None
+        if not core.active or core.outside_in_flight():
+            timeout = None
+            if when is not None:
+                timeout = min(max(0.0, when - self.time()), _MAX_REAL_WAIT_S)
+            events = selector.wait_real(timeout, next_ns)
+            if next_ns is not None and core.ns >= next_ns:
+                # Real time reached the earliest timer: let it fire now.
+                self._expire_at = when
+            return events
+        events = selector.poll_ready()
+        if events:
+            return events
+        if when is None or next_ns is None:
+            return selector.wait_real(None, None)
+        if next_ns >= SENTINEL_NS and core.deadlock_ns is None:
+            core.deadlock_ns = core.ns
+        if next_ns <= core.ns and when > core.ns / 1e9:
+            # A timer due by the nanosecond but a hair later as a float came
+            # back (anyio re-checks its deadlines against time()): for the rest
+            # of this nanosecond, time() shows the timer's float.
+            self._floor = (core.ns, when)
+        core.ns = max(core.ns, next_ns)
+        self._expire_at = when
+        return []
 
     def run_in_executor(  # type: ignore[override]
         self, executor: Any, func: Callable[..., _T], *args: Any
