@@ -280,13 +280,26 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             events = self._wait(heap)
             if events:
                 self._process_events(events)  # type: ignore[attr-defined]
+        latest = None
         if heap:
             end_time = self.time() + self._clock_resolution
             while heap and heap[0][0] < end_time:
-                handle = heapq.heappop(heap)[2]
+                latest, _, handle = heapq.heappop(heap)
                 handle._scheduled = False  # type: ignore[attr-defined]
                 ready.append(handle)
-        self._run_ready(ready)
+        if latest is None:
+            self._run_ready(ready)
+            return
+        # While the timers that fired run, time() is at least the latest
+        # one's float: a deadline re-checked against time() (anyio's cancel
+        # scopes do) then agrees that it is due, as trio does, even where the
+        # float lies a hair above the nanosecond. Task steps woken by them run
+        # in the next iteration, on the exact nanosecond again.
+        self._floor = (self.virtual_core.ns, latest)
+        try:
+            self._run_ready(ready)
+        finally:
+            self._floor = (-1, 0.0)
 
     def _run_ready(self, ready: Any) -> None:
         """Run the callbacks ready now; those they add wait for the next turn."""

@@ -230,3 +230,18 @@ def test_recording_keeps_a_timeline_of_its_own(backend: str) -> None:
     assert result.value == (2.0, 1, 1_000_000_000)
     assert [i.name for i in result.timeline.instants] == ["outer"]
     assert result.timeline.spans == []
+
+
+def test_timeout_due_with_the_work_it_guards_wins_on_both_backends(
+    backend: str,
+) -> None:
+    # 2.528 + 2.5 lands on the same nanosecond for the sleep and the deadline;
+    # as floats the deadline is a hair later. The timeout must still win, as
+    # it does on trio and in the analytic schedule.
+    async def main() -> tuple[bool, int]:
+        await anyio.sleep(2.528)
+        with anyio.move_on_after(2.5) as scope:
+            await anyio.sleep(2.5)
+        return scope.cancelled_caught, now_ns()
+
+    assert run(main, backend=backend).value == (True, 5_028_000_000)
