@@ -80,10 +80,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     watchdog = "off" if s.watchdog is None else f"{s.watchdog:g} s"
     plots = f"every test into {s.plots_dir}" if s.plots_dir else "failed tests"
     flags = s.flags()
-    for option, flag in (("hypothesis_seed", "--hypothesis-seed"),):
-        value = config.getoption(option, None)
-        if value is not None:
-            flags.append(f"{flag}={value}")
+    seed = config.getoption("hypothesis_seed", None)
+    if seed is not None:
+        flags.append(f"--hypothesis-seed={seed}")
     return [
         f"streampar: backends {', '.join(s.backends)} ({s.backends_from}); "
         f"watchdog {watchdog} ({s.watchdog_from}); plots: {plots}",
