@@ -15,6 +15,7 @@ slow reader; a reader that falls behind just sees events late).
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -209,23 +210,23 @@ Entry = tuple[int, Any, Any, tuple[str, ...]]
 
 # canonical entries relative to send, per (turn object, position): a session
 # replayed under several strategies builds each turn's events once. Events are
-# frozen, so sharing them is safe; the turn is kept alive so its id stays unique.
-_CANONICAL_CACHE: dict[tuple[int, int], tuple[Turn, list[Entry]]] = {}
-_CACHE_LIMIT = 20_000
+# frozen, so sharing them is safe. An entry lives as long as its turn: when the
+# turn is freed its entry goes too (before its id can be reused), so replaying
+# many sessions one after another keeps memory flat.
+_CANONICAL_CACHE: dict[tuple[int, int], list[Entry]] = {}
 
 
 def _canonical_entries(turn: Turn, index: int) -> list[Entry]:
     key = (id(turn), index)
     hit = _CANONICAL_CACHE.get(key)
-    if hit is not None and hit[0] is turn:
-        return hit[1]
+    if hit is not None:
+        return hit
     entries: list[Entry] = [
         (t, e, e, (e.call.id,) if type(e) is CallComplete else ())
         for t, e in canonical_events(turn, index, 0)
     ]
-    if len(_CANONICAL_CACHE) >= _CACHE_LIMIT:
-        _CANONICAL_CACHE.clear()
-    _CANONICAL_CACHE[key] = (turn, entries)
+    _CANONICAL_CACHE[key] = entries
+    weakref.finalize(turn, _CANONICAL_CACHE.pop, key, None)
     return entries
 
 

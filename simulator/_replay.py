@@ -113,12 +113,14 @@ def replay_session(
     runs: dict[str, StrategyRun] = {
         name: run_strategy(scenario, name, backend=backend) for name in STRATEGIES
     }
+    # each run's per-turn times, built once (not once per turn)
+    iterations = {name: run.iteration_ns for name, run in runs.items()}
     turns = tuple(
         TurnReplay(
             turn=k,
             calls=len(turn.calls),
             recorded_ns=recorded.iteration_ns,
-            simulated_ns={name: run.iteration_ns[k] for name, run in runs.items()},
+            simulated_ns={name: times[k] for name, times in iterations.items()},
             bound_ns=to_ns(turn.request_overhead) + critical_path_ns(turn),
         )
         for k, (turn, recorded) in enumerate(
