@@ -104,8 +104,14 @@ def describe(violations: Sequence[Violation], timeline: Timeline | None) -> str:
     if timeline is not None and (timeline.spans or timeline.instants):
         lines.append("")
         turn = _drawable(timeline, first.turn)
-        shown = _with_cut_stream(timeline, turn)
-        lines.append(render_text_timeline(shown, turn=turn, highlight=first.notes))
+        picture = _with_cut_stream(timeline, turn)
+        drawn = {
+            str(s.attrs.get("call_id"))
+            for s in timeline.spans
+            if s.name in ("tool", "result")
+        }
+        notes = {k: v for k, v in first.notes.items() if k in drawn}
+        lines.append(render_text_timeline(picture, turn=turn, highlight=notes))
     return "\n".join(lines)
 
 

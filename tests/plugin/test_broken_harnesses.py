@@ -185,7 +185,6 @@ def test_a_result_lost_on_abort(pytester: pytest.Pytester) -> None:
           time (s)  |0.0            0.5            1.0            1.5          |
           stream    |[--------------==========================================]|  send 0.000 first 0.500 end 1.900
           key: [==] running, - before first token
-          highlighted but not in this view: A
         [streampar] raised at virtual time 2 s on the {backend} backend
         """,
     )
