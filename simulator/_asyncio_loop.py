@@ -161,6 +161,9 @@ class _Timer(asyncio.TimerHandle):
 
 _monotonic = time.monotonic
 
+# how often (real seconds) the wake-up pipe is polled while the clock jumps
+_POLL_EVERY_S = 0.001
+
 # asyncio's own thresholds for sweeping cancelled timers out of the heap
 _MIN_SWEEP_TIMERS = 100
 _MIN_SWEEP_FRACTION = 0.5
@@ -186,6 +189,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._expire_at: float | None = None
         self._floor: tuple[int, float] = (-1, 0.0)
         self._timer_seq = 0
+        self._polled_at = 0.0
         selector = _VirtualSelector(self.virtual_core)
         self._vselector = selector
         super().__init__(selector)
@@ -271,13 +275,14 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _run_once(self) -> None:
         """One loop iteration; see the class docstring for what differs."""
-        self.virtual_core.heartbeat = _monotonic()
+        real_now = _monotonic()
+        self.virtual_core.heartbeat = real_now
         heap: list[tuple[float, int, asyncio.TimerHandle]] = self._scheduled  # type: ignore[attr-defined]
         if heap and (heap[0][2]._cancelled or self._timer_cancelled_count):  # type: ignore[attr-defined]
             heap = self._sweep_cancelled(heap)
         ready = self._ready  # type: ignore[attr-defined]
         if not ready and not self._stopping:  # type: ignore[attr-defined]
-            events = self._wait(heap)
+            events = self._wait(heap, real_now)
             if events:
                 self._process_events(events)  # type: ignore[attr-defined]
         latest = None
@@ -343,7 +348,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         return heap
 
     def _wait(
-        self, heap: list[tuple[float, int, asyncio.TimerHandle]]
+        self, heap: list[tuple[float, int, asyncio.TimerHandle]], real_now: float
     ) -> list[tuple[selectors.SelectorKey, int]]:
         """Nothing is ready: take ready I/O, wait in real time for outside
         work, or jump the clock to the earliest timer."""
@@ -360,19 +365,26 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                 # Real time reached the earliest timer: let it fire now.
                 self._expire_at = when
             return events
-        events = selector.poll_ready()
-        if events:
-            return events
+        if real_now - self._polled_at >= _POLL_EVERY_S:
+            # Only the loop's own wake-up pipe is open (thread-safe calls and
+            # signal handlers write to it); look at it about once a
+            # millisecond of real time rather than at every jump.
+            self._polled_at = real_now
+            events = selector.poll_ready()
+            if events:
+                return events
         if when is None or next_ns is None:
             return selector.wait_real(None, None)
+        ns = core.ns
         if next_ns >= SENTINEL_NS and core.deadlock_ns is None:
-            core.deadlock_ns = core.ns
-        if next_ns <= core.ns and when > core.ns / 1e9:
+            core.deadlock_ns = ns
+        if next_ns <= ns and when > ns / 1e9:
             # A timer due by the nanosecond but a hair later as a float came
             # back (anyio re-checks its deadlines against time()): for the rest
             # of this nanosecond, time() shows the timer's float.
-            self._floor = (core.ns, when)
-        core.ns = max(core.ns, next_ns)
+            self._floor = (ns, when)
+        if next_ns > ns:
+            core.ns = next_ns
         self._expire_at = when
         return []
 
