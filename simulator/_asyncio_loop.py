@@ -44,9 +44,9 @@ class _VirtualSelector(selectors.BaseSelector):
         self._base_fds = 0
         self._count = 0
         # The raw poll object, for a cheap "anything ready?" check per jump.
-        raw = getattr(self._inner, "_selector", None)
+        raw_poll = getattr(getattr(self._inner, "_selector", None), "poll", None)
         self._poll_now: Callable[[], Any] = (
-            (lambda: raw.poll(0)) if hasattr(raw, "poll") else lambda: True
+            (lambda: raw_poll(0)) if raw_poll is not None else lambda: True
         )
 
     def register(
@@ -153,7 +153,7 @@ class _Timer(asyncio.TimerHandle):
         """Cancel; a timer still in the heap is counted for the next sweep."""
         if not self._cancelled:
             if self._scheduled:
-                self._loop._timer_cancelled_count += 1  # type: ignore[attr-defined]
+                self._loop._timer_cancelled_count += 1
             self._cancelled = True
             self._callback = None  # type: ignore[assignment]
             self._args = None  # type: ignore[assignment]
@@ -216,7 +216,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             return math.nextafter(max(expire_at, now), math.inf)
         return now
 
-    def call_soon(
+    def call_soon(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:
         """As ``loop.call_soon``, without the per-call checks outside debug mode."""
@@ -226,7 +226,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._ready.append(handle)  # type: ignore[attr-defined]
         return handle
 
-    def call_later(
+    def call_later(  # type: ignore[override]
         self,
         delay: float,
         callback: Callable[..., object],
@@ -247,10 +247,10 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         when = now + delay
         timer = _Timer(when, callback, args, self, context)
         self._timer_seq += 1
-        heapq.heappush(self._scheduled, (when, self._timer_seq, timer))  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, (when, self._timer_seq, timer))
         return timer
 
-    def call_at(
+    def call_at(  # type: ignore[override]
         self,
         when: float,
         callback: Callable[..., object],
@@ -262,7 +262,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             raise TypeError("when cannot be None")
         self._check_closed()  # type: ignore[attr-defined]
         timer: asyncio.TimerHandle
-        if self._debug:
+        if self._debug:  # type: ignore[attr-defined]
             self._check_thread()  # type: ignore[attr-defined]
             self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
             timer = asyncio.TimerHandle(when, callback, args, self, context)
@@ -270,15 +270,15 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         else:
             timer = _Timer(when, callback, args, self, context)
         self._timer_seq += 1
-        heapq.heappush(self._scheduled, (when, self._timer_seq, timer))  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, (when, self._timer_seq, timer))
         return timer
 
     def _run_once(self) -> None:
         """One loop iteration; see the class docstring for what differs."""
         real_now = _monotonic()
         self.virtual_core.heartbeat = real_now
-        heap: list[tuple[float, int, asyncio.TimerHandle]] = self._scheduled  # type: ignore[attr-defined]
-        if heap and (heap[0][2]._cancelled or self._timer_cancelled_count):  # type: ignore[attr-defined]
+        heap: list[tuple[float, int, asyncio.TimerHandle]] = self._scheduled
+        if heap and (heap[0][2]._cancelled or self._timer_cancelled_count):
             heap = self._sweep_cancelled(heap)
         ready = self._ready  # type: ignore[attr-defined]
         if not ready and not self._stopping:  # type: ignore[attr-defined]
@@ -309,15 +309,15 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def _run_ready(self, ready: Any) -> None:
         """Run the callbacks ready now; those they add wait for the next turn."""
         popleft = ready.popleft
-        if self._debug:
+        if self._debug:  # type: ignore[attr-defined]
             for _ in range(len(ready)):
                 handle = popleft()
                 if not handle._cancelled:
-                    self._current_handle = handle  # type: ignore[attr-defined]
+                    self._current_handle = handle
                     try:
                         handle._run()
                     finally:
-                        self._current_handle = None  # type: ignore[attr-defined]
+                        self._current_handle = None
             return
         for _ in range(len(ready)):
             handle = popleft()
@@ -334,7 +334,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         if count > _MIN_SWEEP_TIMERS and cancelled / count > _MIN_SWEEP_FRACTION:
             kept = []
             for entry in heap:
-                if entry[2]._cancelled:  # type: ignore[attr-defined]
+                if entry[2]._cancelled:
                     entry[2]._scheduled = False  # type: ignore[attr-defined]
                 else:
                     kept.append(entry)
@@ -342,7 +342,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._scheduled = kept
             self._timer_cancelled_count = 0
             return kept
-        while heap and heap[0][2]._cancelled:  # type: ignore[attr-defined]
+        while heap and heap[0][2]._cancelled:
             self._timer_cancelled_count -= 1
             heapq.heappop(heap)[2]._scheduled = False  # type: ignore[attr-defined]
         return heap
