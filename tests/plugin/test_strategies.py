@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import Phase, given, settings
 from hypothesis import find as hypothesis_find
-from hypothesis import given, settings
 from hypothesis.errors import NoSuchExample
 from hypothesis.vendor.pretty import pretty
 
@@ -16,7 +16,13 @@ from simulator._scenario import Block, Fault, Scenario, ToolCall, Turn, to_ns
 
 MS = 1_000_000
 QUICK = settings(max_examples=40, deadline=None, database=None)
-FIND = settings(max_examples=500, database=None, derandomize=True)
+# no explain phase: it traces every line of each shrink step, which gets slow
+FIND = settings(
+    max_examples=500,
+    database=None,
+    derandomize=True,
+    phases=[Phase.generate, Phase.shrink],
+)
 
 
 def find(strategy: Any, condition: Any) -> Any:
