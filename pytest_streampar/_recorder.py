@@ -191,8 +191,12 @@ class ItemState:
         label = f"run {self.runs}"
         used = [m for m in self.models if m.turn_times]
         self.models = [m for m in self.models if not m.turn_times]
+        cut_short = any(
+            span.name == "tool" and span.attrs.get("outcome") == "cancelled"
+            for span in result.timeline.spans
+        )
         for model in used:
-            complete = len(model.turn_times) == len(model.scenario.turns)
+            complete = not cut_short and _played_fully(model)
             self.figures.append(
                 _from_turns(
                     label,
@@ -279,3 +283,14 @@ def _fold(worst: Worst, f: Figures) -> None:
         gap = (f.session_ns - f.bound_ns) / f.bound_ns
         if worst.bound_gap is None or gap > worst.bound_gap[0]:
             worst.bound_gap = (gap, f.bound_ns, f.session_ns, f.label)
+
+
+def _played_fully(model: Any) -> bool:
+    """Whether a model run handed back every call of every turn of its
+    scenario: an aborted session, or one whose stream was cut, has no speed-up
+    or distance from the bound (its tools did not all run)."""
+    scenario = model.scenario
+    if len(model.turn_times) != len(scenario.turns):
+        return False
+    handed = [len(ids) for ids in model.handed_back]
+    return handed == [len(turn.calls) for turn in scenario.turns]
