@@ -42,6 +42,7 @@ last run of each strategy under the strategy's name.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,8 @@ class Figures:
         scenario: the scenario's name, when known.
         sequential_ns: the analytic sequential session time, when comparable.
         bound_ns: the critical-path lower bound, when comparable.
+        reference: True for a ``streampar_run.strategy(...)`` run: it counts
+            only when the test made no run of its own harness.
     """
 
     label: str
@@ -75,6 +78,7 @@ class Figures:
     scenario: str | None = None
     sequential_ns: int | None = None
     bound_ns: int | None = None
+    reference: bool = False
 
 
 @dataclass
@@ -220,18 +224,23 @@ class ItemState:
         if run.turns:
             complete = len(run.turns) == len(run.scenario.turns) and not run.aborted
             feed = bool(run.timeline.meta.get("feed_forward"))
-            self.figures.append(
-                _from_turns(
-                    label, run.turns, run.scenario, complete, feed, tool_timeout
-                )
+            figures = _from_turns(
+                label, run.turns, run.scenario, complete, feed, tool_timeout
             )
+            self.figures.append(dataclasses.replace(figures, reference=True))
         self.timelines[run.strategy] = run.timeline
         self.point_view(run.timeline)
 
+    def judged(self) -> list[Figures]:
+        """The sessions the budget and the metrics judge: the test's own runs
+        of its harness; reference strategy runs only when there is none."""
+        own = [f for f in self.figures if not f.reference]
+        return own or list(self.figures)
+
     def worst(self) -> Worst:
-        """The worst figures over every session measured."""
+        """The worst figures over every judged session."""
         worst = Worst()
-        for f in self.figures:
+        for f in self.judged():
             _fold(worst, f)
         return worst
 
@@ -242,7 +251,7 @@ class ItemState:
         if worst.session is not None:
             out["session_time"] = _metric(worst.session[0] / 1e9, "lower", "s")
         per_turn: dict[int, int] = {}
-        for f in self.figures:
+        for f in self.judged():
             for k, ns in f.iteration_ns.items():
                 per_turn[k] = max(per_turn.get(k, ns), ns)
         for k in sorted(per_turn):

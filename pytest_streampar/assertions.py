@@ -17,6 +17,7 @@ text timeline of that turn, the offending calls marked ``*``::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -167,7 +168,7 @@ def assert_speedup(run: Any, sequential_run: Any, *, at_least: float) -> None:
 
 def assert_near_bound(
     run: Any,
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike[str],
     *,
     margin: float = 0.05,
     feed_forward: bool | None = None,
@@ -181,7 +182,8 @@ def assert_near_bound(
 
     Args:
         run: the harness's run (a Timeline or a run with one).
-        scenario: the scenario it played.
+        scenario: the scenario it played: a Scenario, a file path or the name
+            of a bundled scenario.
         margin: the fraction above the bound allowed (0.05 is 5%).
         feed_forward: the prefill model of the bound; None reads it from the
             timeline (``feed`` instants).
@@ -191,6 +193,10 @@ def assert_near_bound(
         StreamparCheckFailed: the run is further above the bound; the picture
             shows the turn furthest from its own bound.
     """
+    if not isinstance(scenario, Scenario):
+        from simulator._scenario_io import load_scenario
+
+        scenario = load_scenario(scenario)
     found = _checks.check_near_bound(
         run,
         scenario,

@@ -562,7 +562,8 @@ def _call_to_dict(call: ToolCall) -> dict[str, Any]:
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read and validate a scenario file (``.json`` or ``.toml``).
+    """Read and validate a scenario file (``.json`` or ``.toml``), or a
+    bundled scenario by name (``"hand-worked"``, see :func:`bundled_scenarios`).
 
     Raises:
         ScenarioError: the file cannot be read, its syntax is broken (the message
@@ -570,10 +571,14 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """
     file = Path(path)
     suffix = file.suffix.lower()
+    bundled = bundled_scenarios()
+    if suffix not in (".json", ".toml") and str(path) in bundled and not file.exists():
+        file = bundled[str(path)]
+        suffix = file.suffix.lower()
     if suffix not in (".json", ".toml"):
         raise ScenarioError(
             f"{file}: unknown scenario file type {file.suffix!r}; name the file "
-            f"*.json or *.toml"
+            f"*.json or *.toml, or give a bundled scenario: {', '.join(bundled)}"
         )
     try:
         text = file.read_text(encoding="utf-8")

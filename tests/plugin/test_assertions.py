@@ -311,3 +311,11 @@ def test_reference_strategies_pass_every_assertion(
         c.safety == "shared" for c in scenario.calls
     ):
         assert_near_bound(runs["overlapped"], scenario, margin=0.0, tool_timeout=2.5005)
+
+
+def test_near_bound_takes_a_bundled_scenario_by_name() -> None:
+    from simulator import load_scenario, run_strategy
+
+    run = run_strategy(load_scenario("hand-worked"), "overlapped")
+
+    assert_near_bound(run, "hand-worked", margin=0.0)

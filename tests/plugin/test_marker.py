@@ -303,3 +303,37 @@ def test_invalid_arguments_fail_at_setup(
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*ERROR at setup of test_x*", message])
     result.stdout.no_fnmatch_line("*must not run*")
+
+
+def test_reference_strategy_runs_do_not_count_against_the_budget(
+    pytester: pytest.Pytester,
+) -> None:
+    # The harness under test is the overlapped reference (4.3 s); the test
+    # also plays sequential (6.1 s) as the speed reference. Only the
+    # harness's own run is judged: 4.3 s is within iteration_time=4.3.
+    result = run_inner(
+        pytester,
+        """
+        import pytest
+        from simulator._harness_overlapped import run_session
+
+        @pytest.mark.streampar(iteration_time=4.3, speedup=1.4)
+        def test_x(streampar_run, streampar_model, streampar_tools):
+            model = streampar_model("hand-worked")
+            run = streampar_run(run_session, model, streampar_tools("hand-worked"))
+            sequential = streampar_run.strategy("hand-worked", "sequential")
+            assert sequential.session_ns == 6_100_000_000
+            assert run.virtual_ns == 4_300_000_000
+
+        @pytest.mark.streampar(iteration_time=4.3)
+        def test_only_reference(streampar_run):
+            streampar_run.strategy("hand-worked", "sequential")
+        """,
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*streampar budget iteration_time=4.3 s exceeded: turn 0 took 6.1 s "
+            "(sequential run 1; marker on test_only_reference)*"
+        ]
+    )

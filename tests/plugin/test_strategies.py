@@ -166,7 +166,7 @@ def test_the_falsifying_example_shows_scenario_from_dict(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*Falsifying example: test_no_calls(",
+            "*: test_no_calls(",
             "*scenario=scenario_from_dict({'name': 'generated',",
             "*'turns': [{'ttft': 0.0,",
             "*'blocks': [{'tool_call': {'id': 'c0_0',",
