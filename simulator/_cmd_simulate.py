@@ -173,8 +173,8 @@ def format_table(scenario: Scenario, runs: dict[str, StrategyRun], bound: int) -
     """The command's table: one row per strategy."""
     seq = runs.get("sequential")
     lines = [
-        f"scenario {scenario.name}: {len(scenario.turns)} turns, "
-        f"{len(scenario.calls)} tool calls",
+        f"scenario {scenario.name}: {_count(len(scenario.turns), 'turn')}, "
+        f"{_count(len(scenario.calls), 'tool call')}",
         f"{'strategy':<12} {'session s':>10} {'bound s':>9} {'speed-up':>9}",
     ]
     for name, outcome in runs.items():
@@ -303,3 +303,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> Path:
         handle.write(text)
     os.replace(tmp, path)
     return path
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 turn"``, ``"3 turns"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

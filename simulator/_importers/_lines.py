@@ -79,10 +79,10 @@ def _bad_line(part: str, exc: json.JSONDecodeError, *, cut: bool) -> str:
     if cut:
         return (
             f"the last line is cut short ({len(part)} characters, no newline, not "
-            f"valid JSON: {exc.msg} at column {exc.colno}); it was skipped. The log "
+            f"valid JSON: {exc.msg}, column {exc.colno}); it was skipped. The log "
             f"was probably copied while the agent was still writing it."
         )
-    return f"not JSON ({exc.msg} at column {exc.colno}): {shown!r}; line skipped"
+    return f"not JSON ({exc.msg}, column {exc.colno}): {shown!r}; line skipped"
 
 
 def iso_ns(value: object) -> int | None:
