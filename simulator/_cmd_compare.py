@@ -95,14 +95,26 @@ def run(args: argparse.Namespace) -> int:
     except ToleranceError as exc:
         print(f"streampar compare: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
+    role = "BASELINE"
     try:
         baseline = load_metrics(args.baseline)
+        role = "CURRENT"
         current = load_metrics(args.current)
     except BaselineSchemaError as exc:
         print(f"streampar compare: schema mismatch: {exc}", file=sys.stderr)
         return EXIT_SCHEMA
     except BaselineError as exc:
-        print(f"streampar compare: {exc}", file=sys.stderr)
+        message = str(exc)
+        if role == "CURRENT":
+            # The loader speaks of a baseline; this file is the run to judge.
+            message = message.replace("baseline file", "CURRENT file", 1)
+            message = message.split("; create it with")[0] + (
+                "; give a run report's summary.json (pytest --streampar-report=DIR)"
+                " or a saved baseline"
+                if "; create it with" in message
+                else ""
+            )
+        print(f"streampar compare: {message}", file=sys.stderr)
         return EXIT_UNREADABLE
     comparison = compare_tests(baseline, current, tolerances)
     lines = render_comparison(

@@ -118,7 +118,7 @@ def test_unreadable_input_exits_2(
     damage(current)  # type: ignore[operator]
     assert main(["compare", str(base), str(current)]) == EXIT_UNREADABLE == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"streampar compare: baseline file {str(current)!r}")
+    assert err.startswith(f"streampar compare: CURRENT file {str(current)!r}")
     assert expected in err
 
 
