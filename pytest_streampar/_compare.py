@@ -332,6 +332,7 @@ def render_comparison(
     fail_on_new: bool = False,
     fail_on_missing: bool = False,
     show_improved: bool = True,
+    failed_tests: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The report lines: one per regressed (or improved) metric, one per new
     or missing test or metric, then a verdict line starting ``PASSED`` or
@@ -342,6 +343,9 @@ def render_comparison(
         fail_on_new: new tests and metrics fail the gate.
         fail_on_missing: baseline entries with no result fail the gate.
         show_improved: list improved metrics too.
+        failed_tests: node ids of tests that ran and failed in this run: a
+            baseline entry of theirs is said to be not compared because the
+            test failed, rather than missing.
     """
     lines = [_change_line(c) for c in comparison.regressions]
     if show_improved:
@@ -354,7 +358,10 @@ def render_comparison(
         for n, m in comparison.new_metrics
     ]
     lines += [
-        f"{gone_word:<12} {n}: in the baseline, no result in this run"
+        f"{gone_word:<12} {n}: in the baseline; the test failed in this run, so "
+        f"its figures were not compared"
+        if n in failed_tests
+        else f"{gone_word:<12} {n}: in the baseline, no result in this run"
         for n in comparison.missing_tests
     ]
     lines += [

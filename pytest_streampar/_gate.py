@@ -422,6 +422,7 @@ class GatePlugin:
             comparison,
             fail_on_new=self._settings.fail_on_new,
             fail_on_missing=self._settings.fail_on_missing,
+            failed_tests=frozenset(self._collected.not_saved),
         )
         broken = len(self._collected.lost) + len(self._collected.bad)
         if broken:

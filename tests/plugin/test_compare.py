@@ -138,3 +138,19 @@ def test_a_run_compared_with_itself_passes_with_nothing_to_report(
     )
     assert comparison.metrics_compared == sum(len(m) for m in tests.values())
     assert render_comparison(comparison)[-1].startswith("PASSED: 0 regressions")
+
+
+def test_a_test_that_failed_is_not_called_missing() -> None:
+    baseline = {
+        "t.py::broke": TestEntry({"m": Metric(4.3, "lower", "s")}),
+        "t.py::gone": TestEntry({"m": Metric(4.3, "lower", "s")}),
+    }
+    comparison = compare_tests(baseline, {}, Tolerances())
+
+    lines = render_comparison(comparison, failed_tests=frozenset({"t.py::broke"}))
+
+    assert lines[:2] == [
+        "MISSING      t.py::broke: in the baseline; the test failed in this run, "
+        "so its figures were not compared",
+        "MISSING      t.py::gone: in the baseline, no result in this run",
+    ]
