@@ -200,7 +200,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     try:
         _state(item).budget = _marker.read_budget(item)
     except _marker.MarkerError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        message = str(exc)
+    else:
+        return
+    # Outside the except block, so the failure is not shown chained to the
+    # MarkerError with the same text.
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

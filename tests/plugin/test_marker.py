@@ -337,3 +337,20 @@ def test_reference_strategy_runs_do_not_count_against_the_budget(
             "(sequential run 1; marker on test_only_reference)*"
         ]
     )
+
+
+def test_an_invalid_argument_is_reported_once(pytester: pytest.Pytester) -> None:
+    result = run_inner(
+        pytester,
+        """
+        import pytest
+
+        @pytest.mark.streampar(spedup=2)
+        def test_x(streampar_run):
+            pass
+        """,
+    )
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert out.count("streampar marker argument 'spedup' (marker on test_x)") == 1
+    assert "During handling of the above exception" not in out
