@@ -44,10 +44,16 @@ def test_results_in_completion_order_are_caught(pytester: pytest.Pytester) -> No
     result = pytester.runpytest(
         "-p", "no:cacheprovider", "--hypothesis-seed=1", "--streampar-backend=asyncio"
     )
-    # The fixed scenario's calls end in call order, and with seed 1 the abort
-    # test draws no session whose calls end out of order: the property test
-    # over generated scenarios is the one that finds the bug.
-    result.assert_outcomes(passed=2, failed=1)
+    # The fixed scenario's calls end in call order, so that test passes; the
+    # property test over generated scenarios finds the bug. (The abort test
+    # may find it too: with CI set, Hypothesis derandomizes and ignores the
+    # seed, so which sessions it draws differs.)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3
+    result.stdout.fnmatch_lines(
+        ["FAILED *test_rules_results_and_speed_on_any_scenario?asyncio?*"]
+    )
+    assert "FAILED test_harness.py::test_tools_start_while" not in result.stdout.str()
     result.stdout.fnmatch_lines(
         [
             "E *StreamparCheckFailed: results go back in call order: turn 0: the "
