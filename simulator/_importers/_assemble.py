@@ -15,10 +15,11 @@ iteration at the cursor (S_k), and its iteration ends at its hand-back (H_k).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .._scenario import BlockKind, Safety
+from ._problems import ProblemLog
 from ._recorded import (
     AgentStrategy,
     Outcome,
@@ -31,6 +32,7 @@ from ._recorded import (
 from ._safety import Resources
 
 __all__ = [
+    "report_unanswered",
     "DraftBlock",
     "DraftCall",
     "DraftTurn",
@@ -314,3 +316,29 @@ def _numbered(draft: DraftTurn) -> list[tuple[DraftBlock, int]]:
         else:
             out.append((block, 0))
     return out
+
+
+def report_unanswered(
+    calls: Mapping[str, DraftCall],
+    call_lines: Mapping[str, int],
+    log: ProblemLog,
+    *,
+    subject: str,
+    missing: str,
+) -> None:
+    """Report each call that got no result: it is kept as cancelled with zero
+    duration.
+
+    Args:
+        calls: the session's calls by key; call_lines: the line of each.
+        log: where problems go.
+        subject: what the format calls a call (``"tool call"``).
+        missing: what the format's result is called (``"tool_result"``).
+    """
+    for key, call in calls.items():
+        if call.t_done is None:
+            log.add(
+                call_lines[key],
+                f"{subject} {call.name!r} has no {missing} in this file; it is "
+                f"kept as cancelled with zero duration.",
+            )

@@ -33,6 +33,7 @@ from ._assemble import (
     Segment,
     SessionInfo,
     assemble,
+    report_unanswered,
 )
 from ._lines import Line, TimeCheck, iso_ns
 from ._problems import ProblemLog
@@ -84,7 +85,13 @@ def parse_claude_code(
     turns = [s for s in state.segments if isinstance(s, DraftTurn)]
     if not turns:
         return None
-    _report_unanswered(state)
+    report_unanswered(
+        state.calls,
+        state.call_lines,
+        state.log,
+        subject="tool call",
+        missing="tool_result",
+    )
     version = _version(lines)
     overlapped = state.result_before_end or _version_tuple(version) >= _OVERLAP_FROM
     for turn in turns:
@@ -322,17 +329,6 @@ def _end(call: DraftCall) -> int:
     if call.t_done is not None:
         return call.t_done
     return call.t_start if call.t_start is not None else call.t_arg
-
-
-def _report_unanswered(state: _State) -> None:
-    """A call without a result is kept as cancelled, and reported."""
-    for key, call in state.calls.items():
-        if call.t_done is None:
-            state.log.add(
-                state.call_lines[key],
-                f"tool call {call.name!r} has no tool_result in this file; it is "
-                f"kept as cancelled with zero duration.",
-            )
 
 
 def _version(lines: list[Line]) -> str:

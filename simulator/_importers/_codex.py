@@ -30,6 +30,7 @@ from ._assemble import (
     Segment,
     SessionInfo,
     assemble,
+    report_unanswered,
 )
 from ._lines import Line, TimeCheck, iso_ns
 from ._problems import ProblemLog
@@ -75,7 +76,9 @@ def parse_codex(
     _close(state)
     if not any(isinstance(s, DraftTurn) for s in state.segments):
         return None
-    _report_unanswered(state)
+    report_unanswered(
+        state.calls, state.call_lines, state.log, subject="call", missing="output line"
+    )
     version = _version(lines)
     info = SessionInfo(
         name=f"codex-{version}",
@@ -239,17 +242,6 @@ def _split_reasoning(turn: DraftTurn, reasoning: int) -> None:
     thinking = [b for b in turn.blocks if b.kind == "thinking"]
     for block in thinking:
         block.tokens = reasoning // len(thinking)
-
-
-def _report_unanswered(state: _State) -> None:
-    """A call without an output is kept as cancelled, and reported."""
-    for key, call in state.calls.items():
-        if call.t_done is None:
-            state.log.add(
-                state.call_lines[key],
-                f"call {call.name!r} has no output line in this file; it is kept as "
-                f"cancelled with zero duration.",
-            )
 
 
 def _version(lines: list[Line]) -> str:

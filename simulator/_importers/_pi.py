@@ -30,6 +30,7 @@ from ._assemble import (
     Segment,
     SessionInfo,
     assemble,
+    report_unanswered,
 )
 from ._lines import Line, TimeCheck, epoch_ms_ns, iso_ns
 from ._problems import ProblemLog
@@ -76,7 +77,13 @@ def parse_pi(lines: list[Line], log: ProblemLog, source: str) -> RecordedSession
             _read_message(state, line)
     if not state.pending:
         return None
-    _report_unanswered(state)
+    report_unanswered(
+        state.calls,
+        state.call_lines,
+        state.log,
+        subject="tool call",
+        missing="toolResult",
+    )
     ttft = fit_first_token(
         [
             (p.turn.t_end - p.turn.t_req, p.turn.output_tokens or 0)
@@ -249,17 +256,6 @@ def _infer_starts(turn: DraftTurn) -> None:
         call.t_start, call.start_how = ready, "pi.after_previous"
         if call.t_done is not None:
             ready = max(ready, call.t_done)
-
-
-def _report_unanswered(state: _State) -> None:
-    """A call without a result is kept as cancelled, and reported."""
-    for key, call in state.calls.items():
-        if call.t_done is None:
-            state.log.add(
-                state.call_lines[key],
-                f"tool call {call.name!r} has no toolResult in this file; it is kept "
-                f"as cancelled with zero duration.",
-            )
 
 
 def _version(lines: list[Line]) -> str:
