@@ -236,19 +236,10 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         """As ``loop.call_later``: ``delay`` seconds of virtual time from now."""
         if delay is None:
             raise TypeError("delay must not be None")
-        core = self.virtual_core
-        if self._debug or self._closed or self._expire_at is not None:  # type: ignore[attr-defined]
+        if self._debug or self._closed:  # type: ignore[attr-defined]
             return self.call_at(self.time() + delay, callback, *args, context=context)
-        ns = core.ns
-        now = ns / 1e9
-        floor_ns, floor = self._floor
-        if floor_ns == ns and floor > now:
-            now = floor
-        when = now + delay
-        timer = _Timer(when, callback, args, self, context)
-        self._timer_seq += 1
-        heapq.heappush(self._scheduled, (when, self._timer_seq, timer))
-        return timer
+        when = self.time() + delay
+        return self._push(when, _Timer(when, callback, args, self, context))
 
     def call_at(  # type: ignore[override]
         self,
@@ -261,14 +252,16 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         if when is None:
             raise TypeError("when cannot be None")
         self._check_closed()  # type: ignore[attr-defined]
-        timer: asyncio.TimerHandle
-        if self._debug:  # type: ignore[attr-defined]
-            self._check_thread()  # type: ignore[attr-defined]
-            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
-            timer = asyncio.TimerHandle(when, callback, args, self, context)
-            timer._scheduled = True  # type: ignore[attr-defined]
-        else:
-            timer = _Timer(when, callback, args, self, context)
+        if not self._debug:  # type: ignore[attr-defined]
+            return self._push(when, _Timer(when, callback, args, self, context))
+        self._check_thread()  # type: ignore[attr-defined]
+        self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return self._push(when, timer)
+
+    def _push(self, when: float, timer: asyncio.TimerHandle) -> asyncio.TimerHandle:
+        """Put a timer on the heap, after those already set for the same moment."""
         self._timer_seq += 1
         heapq.heappush(self._scheduled, (when, self._timer_seq, timer))
         return timer
