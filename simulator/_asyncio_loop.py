@@ -28,6 +28,8 @@ from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
 __all__ = ["VirtualEventLoop"]
 
 _T = TypeVar("_T")
+# a timer heap entry: (when, sequence, TimerHandle or _Sleep)
+_Entry = tuple[float, int, Any]
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -159,6 +161,34 @@ class _Timer(asyncio.TimerHandle):
             self._args = None  # type: ignore[assignment]
 
 
+class _Sleep:
+    """A sleeping task's place in the timer heap (see :mod:`simulator._sleep`).
+
+    It stands where a ``TimerHandle`` would: firing sets the future the task
+    waits on, as ``asyncio.sleep``'s timer callback does.
+    """
+
+    __slots__ = ("_cancelled", "_loop", "_scheduled", "future")
+
+    def __init__(self, future: asyncio.Future[None], loop: VirtualEventLoop) -> None:
+        self.future = future
+        self._loop = loop
+        self._cancelled = False
+        self._scheduled = True
+
+    def _run(self) -> None:
+        future = self.future
+        if not future.done():
+            future.set_result(None)
+
+    def cancel(self) -> None:
+        """The sleep ended early: count it out of the heap."""
+        if not self._cancelled:
+            self._cancelled = True
+            if self._scheduled:
+                self._loop._timer_cancelled_count += 1
+
+
 _monotonic = time.monotonic
 
 # how often (real seconds) the wake-up pipe is polled while the clock jumps
@@ -190,6 +220,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._floor: tuple[int, float] = (-1, 0.0)
         self._timer_seq = 0
         self._polled_at = 0.0
+        # anyio.sleep takes the loop's own timer heap (simulator._sleep)
+        self.fast_sleep = True
         selector = _VirtualSelector(self.virtual_core)
         self._vselector = selector
         super().__init__(selector)
@@ -260,6 +292,14 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         timer._scheduled = True  # type: ignore[attr-defined]
         return self._push(when, timer)
 
+    def sleep_entry(self, delay: float) -> _Sleep:
+        """A future that is set ``delay`` virtual seconds from now, placed in the
+        timer heap exactly where ``call_later(delay, ...)`` would place a timer."""
+        sleep = _Sleep(asyncio.Future(loop=self), self)
+        self._timer_seq = seq = self._timer_seq + 1
+        heapq.heappush(self._scheduled, (self.time() + delay, seq, sleep))
+        return sleep
+
     def _push(self, when: float, timer: asyncio.TimerHandle) -> asyncio.TimerHandle:
         """Put a timer on the heap, after those already set for the same moment."""
         self._timer_seq += 1
@@ -270,7 +310,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         """One loop iteration; see the class docstring for what differs."""
         real_now = _monotonic()
         self.virtual_core.heartbeat = real_now
-        heap: list[tuple[float, int, asyncio.TimerHandle]] = self._scheduled
+        heap: list[_Entry] = self._scheduled
         if heap and (heap[0][2]._cancelled or self._timer_cancelled_count):
             heap = self._sweep_cancelled(heap)
         ready = self._ready  # type: ignore[attr-defined]
@@ -278,12 +318,15 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             events = self._wait(heap, real_now)
             if events:
                 self._process_events(events)  # type: ignore[attr-defined]
+            elif heap and not ready:
+                self._fire(heap, ready)
+                return
         latest = None
         if heap:
             end_time = self.time() + self._clock_resolution
             while heap and heap[0][0] < end_time:
                 latest, _, handle = heapq.heappop(heap)
-                handle._scheduled = False  # type: ignore[attr-defined]
+                handle._scheduled = False
                 ready.append(handle)
         if latest is None:
             self._run_ready(ready)
@@ -294,6 +337,42 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         # float lies a hair above the nanosecond. Task steps woken by them run
         # in the next iteration, on the exact nanosecond again.
         self._floor = (self.virtual_core.ns, latest)
+        try:
+            self._run_ready(ready)
+        finally:
+            self._floor = (-1, 0.0)
+
+    def _fire(self, heap: list[_Entry], ready: Any) -> None:
+        """The clock has just jumped and nothing else is ready: fire the timers
+        now due, then run what they made ready.
+
+        When every timer due is a sleep, firing one only makes its task ready,
+        and asyncio would run those tasks first thing in the next iteration,
+        with no I/O and no timer in between (time stays put and every timer
+        due now has fired). Run them in this iteration instead: the same order,
+        one loop iteration per wake-up instead of two.
+        """
+        end_time = self.time()
+        due = []
+        only_sleeps = True
+        while heap and heap[0][0] < end_time:
+            entry = heapq.heappop(heap)
+            handle = entry[2]
+            handle._scheduled = False
+            if handle.__class__ is not _Sleep:
+                only_sleeps = False
+            due.append(entry)
+        if not due:
+            self._run_ready(ready)
+            return
+        if only_sleeps:
+            for _, _, sleep in due:
+                if not sleep._cancelled:
+                    sleep._run()
+            self._run_ready(ready)
+            return
+        ready.extend([entry[2] for entry in due])
+        self._floor = (self.virtual_core.ns, due[-1][0])
         try:
             self._run_ready(ready)
         finally:
@@ -317,9 +396,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             if not handle._cancelled:
                 handle._run()
 
-    def _sweep_cancelled(
-        self, heap: list[tuple[float, int, asyncio.TimerHandle]]
-    ) -> list[tuple[float, int, asyncio.TimerHandle]]:
+    def _sweep_cancelled(self, heap: list[_Entry]) -> list[_Entry]:
         """Drop cancelled timers: all of them when they are most of the heap
         (as asyncio does), else those at its head."""
         count = len(heap)
@@ -328,7 +405,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             kept = []
             for entry in heap:
                 if entry[2]._cancelled:
-                    entry[2]._scheduled = False  # type: ignore[attr-defined]
+                    entry[2]._scheduled = False
                 else:
                     kept.append(entry)
             heapq.heapify(kept)
@@ -337,11 +414,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             return kept
         while heap and heap[0][2]._cancelled:
             self._timer_cancelled_count -= 1
-            heapq.heappop(heap)[2]._scheduled = False  # type: ignore[attr-defined]
+            heapq.heappop(heap)[2]._scheduled = False
         return heap
 
     def _wait(
-        self, heap: list[tuple[float, int, asyncio.TimerHandle]], real_now: float
+        self, heap: list[_Entry], real_now: float
     ) -> list[tuple[selectors.SelectorKey, int]]:
         """Nothing is ready: take ready I/O, wait in real time for outside
         work, or jump the clock to the earliest timer."""

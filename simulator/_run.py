@@ -23,6 +23,7 @@ import trio.testing
 from ._asyncio_loop import VirtualEventLoop
 from ._clockcore import SENTINEL_S, ClockCore
 from ._errors import DeadlockError, EngineBug, SimulatorError, WatchdogTimeout
+from ._sleep import install as _install_fast_sleep
 from ._tasks import blocked_tasks
 from ._timeline import Timeline
 from ._trio_clock import HeartbeatInstrument, VirtualTrioClock, io_waiters
@@ -132,6 +133,7 @@ def run(
     backend: str = "asyncio",
     watchdog: float | None = 10.0,
     use_uvloop: bool = False,
+    fast_sleep: bool = True,
 ) -> RunResult[T]:
     """Run ``fn(*args)`` on a fresh virtual clock that starts at 0.
 
@@ -142,6 +144,9 @@ def run(
         watchdog: seconds of real time one loop iteration may take before the
             run is stopped with :class:`WatchdogTimeout`; None turns it off.
         use_uvloop: refused: uvloop's loop cannot run on virtual time.
+        fast_sleep: let ``anyio.sleep`` wait in the virtual clock's own queue
+            (same outcome, several times faster; see ``simulator._sleep``);
+            False takes the backend's stock ``sleep``.
 
     Returns:
         The value, the timeline and the virtual end time.
@@ -167,9 +172,11 @@ def run(
         )
     timeline = Timeline()
     timeline.meta["backend"] = backend
+    fast_sleep = fast_sleep and _install_fast_sleep()
     clock: VirtualTrioClock | None = None
     if backend == "trio":
         clock = VirtualTrioClock()
+        clock.fast_sleep = fast_sleep
         core = clock.virtual_core
         options: dict[str, Any] = {
             "clock": clock,
@@ -177,6 +184,7 @@ def run(
         }
     else:
         loop = VirtualEventLoop()
+        loop.fast_sleep = fast_sleep
         core = loop.virtual_core
         options = {"loop_factory": lambda: loop}
     state = _RunState(backend, core, timeline, clock)

@@ -17,6 +17,8 @@ _LIBRARY_DIRS = tuple(
     for module in (asyncio, trio, __import__("anyio"))
 )
 _SELF_DIR = os.path.dirname(__file__) + os.sep
+# anyio.sleep's fast path (simulator._sleep) counts as part of anyio
+_SLEEP_FILE = os.path.join(os.path.dirname(__file__), "_sleep.py")
 
 
 def blocked_tasks(backend: str, exclude: set[str]) -> list[str]:
@@ -74,7 +76,7 @@ def _user_frame(frames: list[types.FrameType]) -> str | None:
         filename = frame.f_code.co_filename
         if filename.startswith(_SELF_DIR) and os.path.basename(filename) in _ENGINE:
             return None
-        if filename.startswith(_LIBRARY_DIRS):
+        if filename.startswith(_LIBRARY_DIRS) or filename == _SLEEP_FILE:
             library = frame.f_code.co_qualname
             continue
         where = f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"

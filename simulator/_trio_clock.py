@@ -12,6 +12,7 @@ real time instead, in short slices, and advances by the real time that passed.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 
@@ -20,6 +21,30 @@ import trio
 from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
 
 __all__ = ["HeartbeatInstrument", "VirtualTrioClock", "io_waiters"]
+
+
+_SUCCEEDED = trio.lowlevel.Abort.SUCCEEDED
+_reschedule = trio.lowlevel.reschedule
+
+# sweep cancelled sleeps out of the queue once they are most of a queue this long
+_MIN_SWEEP_SLEEPS = 100
+
+
+class _Sleep:
+    """A task parked in :meth:`VirtualTrioClock.sleep_entry` (see simulator._sleep)."""
+
+    __slots__ = ("_clock", "cancelled", "task")
+
+    def __init__(self, task: trio.lowlevel.Task, clock: VirtualTrioClock) -> None:
+        self.task = task
+        self._clock = clock
+        self.cancelled = False
+
+    def abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        """trio's abort callback: the sleep is cancelled, leave the queue."""
+        self.cancelled = True
+        self._clock._cancelled_sleeps += 1
+        return _SUCCEEDED
 
 
 class VirtualTrioClock(trio.abc.Clock):
@@ -36,6 +61,47 @@ class VirtualTrioClock(trio.abc.Clock):
         self._expire_at: float | None = None
         self._real_cap: int | None = None
         self._real_since: int | None = None
+        # anyio.sleep parks tasks here (simulator._sleep): (deadline, seq, sleep)
+        self.fast_sleep = True
+        self._sleeps: list[tuple[float, int, _Sleep]] = []
+        self._sleep_seq = 0
+        self._cancelled_sleeps = 0
+
+    def sleep_entry(self, delay: float, task: trio.lowlevel.Task) -> _Sleep:
+        """Park ``task`` until ``delay`` virtual seconds from now (the deadline
+        ``trio.sleep`` would set); the task must then wait to be rescheduled."""
+        sleep = _Sleep(task, self)
+        self._sleep_seq = seq = self._sleep_seq + 1
+        heapq.heappush(self._sleeps, (self.current_time() + delay, seq, sleep))
+        return sleep
+
+    def _next_sleep(self) -> float | None:
+        """The earliest live sleep's deadline, dropping cancelled ones."""
+        sleeps = self._sleeps
+        if self._cancelled_sleeps:
+            if len(sleeps) > _MIN_SWEEP_SLEEPS and self._cancelled_sleeps * 2 > len(
+                sleeps
+            ):
+                sleeps[:] = [entry for entry in sleeps if not entry[2].cancelled]
+                heapq.heapify(sleeps)
+                self._cancelled_sleeps = 0
+            while sleeps and sleeps[0][2].cancelled:
+                heapq.heappop(sleeps)
+                self._cancelled_sleeps -= 1
+        return sleeps[0][0] if sleeps else None
+
+    def _wake_due(self) -> None:
+        """Reschedule every parked task whose deadline trio will see as passed."""
+        sleeps = self._sleeps
+        now = self.virtual_core.ns / 1e9
+        if self._expire_at is not None:
+            now = max(now, self._expire_at)
+        while sleeps and sleeps[0][0] <= now:
+            sleep = heapq.heappop(sleeps)[2]
+            if sleep.cancelled:
+                self._cancelled_sleeps -= 1
+            else:
+                _reschedule(sleep.task)
 
     def _io_in_flight(self) -> bool:
         return io_waiters() > self.io_baseline
@@ -57,7 +123,18 @@ class VirtualTrioClock(trio.abc.Clock):
         return core.ns / 1e9
 
     def deadline_to_sleep_time(self, deadline: float) -> float:
-        """Jump to ``deadline`` and answer 0, or wait in real time for outside work."""
+        """Jump to the earliest deadline or parked sleep and answer 0 (waking the
+        sleeps now due), or wait in real time for outside work."""
+        if self._sleeps:
+            first = self._next_sleep()
+            if first is not None:
+                wait = self._to_sleep_time(min(deadline, first))
+                if wait == 0.0:
+                    self._wake_due()
+                return wait
+        return self._to_sleep_time(deadline)
+
+    def _to_sleep_time(self, deadline: float) -> float:
         core = self.virtual_core
         now = self.current_time()
         if deadline <= now:

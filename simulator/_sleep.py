@@ -1,0 +1,119 @@
+"""``anyio.sleep`` on a virtual clock, straight onto the clock's own queue.
+
+On a real clock ``anyio.sleep(d)`` pays for machinery that exists to wait in
+real time. On asyncio it becomes ``asyncio.sleep``: a future plus a timer handle
+whose callback sets the future, and a cancel of that handle when the sleep
+ends. On trio it becomes ``trio.sleep``: a cancel scope with a deadline, whose
+expiry raises ``Cancelled`` into the task and catches it again, at every wake-up.
+On the virtual clock that machinery is most of the cost of a simulated sleep.
+
+So while a run is on a virtual clock, anyio's backends sleep through the clock:
+
+- asyncio: the task waits on a plain future that sits in the loop's timer heap
+  itself, under the same ``(when, sequence)`` key that ``call_later`` would
+  give it. It fires in the same iteration, in the same order, as the stock
+  timer would; a cancelled sleep is counted out of the heap as a cancelled
+  timer is.
+- trio: the task parks with ``wait_task_rescheduled`` in the clock's queue of
+  sleepers, and the clock reschedules it when it jumps to (or past) the sleep's
+  deadline, the same float ``trio.sleep`` would compute. Cancellation aborts
+  the wait at once; and a sleep that ends at the very moment an enclosing scope
+  expires raises ``Cancelled`` on waking, as ``trio.sleep`` does.
+
+The outcome of every sleep (when it ends, whether it is cancelled) is the same
+as through the stock path: ``tests/simulator/test_fast_sleep.py`` checks random
+programs of sleeps, scopes and timeouts against it on both backends. Pass
+``fast_sleep=False`` to :func:`simulator.run` to take the stock path.
+
+Off the virtual clock (a plain ``anyio.run``), the backends' own sleeps run
+unchanged; the only cost left there is one type check per sleep.
+"""
+
+from __future__ import annotations
+
+import math
+from asyncio import get_running_loop
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import trio
+from anyio._backends import _asyncio as _anyio_asyncio
+from anyio._backends import _trio as _anyio_trio
+
+from ._asyncio_loop import VirtualEventLoop
+from ._trio_clock import VirtualTrioClock
+
+__all__ = ["install"]
+
+_SleepFn = Callable[[Any, float], Coroutine[Any, Any, None]]
+
+_current_clock = trio.lowlevel.current_clock
+_current_task = trio.lowlevel.current_task
+_wait_task_rescheduled = trio.lowlevel.wait_task_rescheduled
+_checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
+_INF = math.inf
+
+
+def _stock(backend: type) -> _SleepFn | None:
+    """The backend's own ``sleep`` function, or None if anyio changed shape."""
+    stock = backend.__dict__.get("sleep")
+    if not isinstance(stock, classmethod):
+        return None
+    function: _SleepFn = stock.__func__
+    return function
+
+
+_STOCK_ASYNCIO = _stock(_anyio_asyncio.AsyncIOBackend)
+_STOCK_TRIO = _stock(_anyio_trio.TrioBackend)
+
+
+async def _asyncio_sleep(cls: Any, delay: float) -> None:
+    """``AsyncIOBackend.sleep``: on a virtual loop, a future in its timer heap."""
+    loop = get_running_loop()
+    if (
+        loop.__class__ is not VirtualEventLoop
+        or not loop.fast_sleep
+        or not 0 < delay < _INF
+    ):
+        assert _STOCK_ASYNCIO is not None
+        return await _STOCK_ASYNCIO(cls, delay)
+    sleep = loop.sleep_entry(delay)
+    try:
+        await sleep.future
+    except BaseException:
+        sleep.cancel()
+        raise
+
+
+async def _trio_sleep(cls: Any, delay: float) -> None:
+    """``TrioBackend.sleep``: on a virtual clock, parked in its queue of sleepers."""
+    clock = _current_clock()
+    if (
+        clock.__class__ is not VirtualTrioClock
+        or not clock.fast_sleep
+        or not 0 < delay < _INF
+    ):
+        assert _STOCK_TRIO is not None
+        return await _STOCK_TRIO(cls, delay)
+    sleep = clock.sleep_entry(delay, _current_task())
+    await _wait_task_rescheduled(sleep.abort)
+    # Woken at the moment an enclosing scope expired too: trio.sleep would
+    # raise Cancelled here, so do the same.
+    await _checkpoint_if_cancelled()
+
+
+def install() -> bool:
+    """Route anyio's backend sleeps through the virtual clocks (idempotent).
+
+    Returns False, leaving anyio as it is, when its backends no longer have
+    the ``sleep`` class methods this relies on; runs are then slower, not wrong.
+    """
+    if _STOCK_ASYNCIO is None or _STOCK_TRIO is None:
+        return False
+    for backend, fast in (
+        (_anyio_asyncio.AsyncIOBackend, _asyncio_sleep),
+        (_anyio_trio.TrioBackend, _trio_sleep),
+    ):
+        if backend.__dict__["sleep"].__func__ is not fast:
+            backend.sleep = classmethod(fast)  # type: ignore[method-assign,assignment]
+    return True
