@@ -15,6 +15,7 @@ time. Threads started any other way are invisible; declare them with
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextvars
 import heapq
 import math
@@ -23,13 +24,16 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from anyio._backends import _asyncio as _anyio_asyncio
+
 from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
 
 __all__ = ["VirtualEventLoop"]
 
 _T = TypeVar("_T")
-# a timer heap entry: (when, sequence, TimerHandle or _Sleep)
+# a heap entry: (when, sequence, TimerHandle) or, for sleeps, (when, sequence, Future)
 _Entry = tuple[float, int, Any]
+_Woken = list[tuple[Callable[..., object], tuple[Any, ...], Any]]
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -161,35 +165,9 @@ class _Timer(asyncio.TimerHandle):
             self._args = None  # type: ignore[assignment]
 
 
-class _Sleep:
-    """A sleeping task's place in the timer heap (see :mod:`simulator._sleep`).
-
-    It stands where a ``TimerHandle`` would: firing sets the future the task
-    waits on, as ``asyncio.sleep``'s timer callback does.
-    """
-
-    __slots__ = ("_cancelled", "_loop", "_scheduled", "future")
-
-    def __init__(self, future: asyncio.Future[None], loop: VirtualEventLoop) -> None:
-        self.future = future
-        self._loop = loop
-        self._cancelled = False
-        self._scheduled = True
-
-    def _run(self) -> None:
-        future = self.future
-        if not future.done():
-            future.set_result(None)
-
-    def cancel(self) -> None:
-        """The sleep ended early: count it out of the heap."""
-        if not self._cancelled:
-            self._cancelled = True
-            if self._scheduled:
-                self._loop._timer_cancelled_count += 1
-
-
 _monotonic = time.monotonic
+_heappush = heapq.heappush
+_Future = asyncio.Future
 
 # how often (real seconds) the wake-up pipe is polled while the clock jumps
 _POLL_EVERY_S = 0.001
@@ -198,6 +176,32 @@ _POLL_EVERY_S = 0.001
 _MIN_SWEEP_TIMERS = 100
 _MIN_SWEEP_FRACTION = 0.5
 _MAX_REAL_WAIT_S = 24 * 3600.0
+# due entries popped one by one before the rest of a heap is sorted instead
+_POP_ONE_BY_ONE = 32
+
+
+def _pop_due(heap: list[_Entry], end_time: float) -> list[_Entry]:
+    """Pop the entries due before ``end_time``, in (when, sequence) order.
+
+    Many tasks often wake at the same moment; past a few entries, sorting the
+    heap (a sorted list is a heap too) and cutting it is much cheaper than
+    popping them one at a time.
+    """
+    due = []
+    while heap and heap[0][0] < end_time:
+        due.append(heapq.heappop(heap))
+        if len(due) == _POP_ONE_BY_ONE and heap and heap[0][0] < end_time:
+            heap.sort()
+            cut = bisect.bisect_left(heap, (end_time,))
+            due.extend(heap[:cut])
+            del heap[:cut]
+            break
+    return due
+
+
+def _set_unless_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class VirtualEventLoop(asyncio.SelectorEventLoop):
@@ -220,8 +224,13 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._floor: tuple[int, float] = (-1, 0.0)
         self._timer_seq = 0
         self._polled_at = 0.0
-        # anyio.sleep takes the loop's own timer heap (simulator._sleep)
+        # anyio.sleep waits on a future in a heap of its own (simulator._sleep),
+        # numbered in one sequence with the timers
         self.fast_sleep = True
+        self._sleeps: list[_Entry] = []
+        self._cancelled_sleeps = 0
+        # while due sleeps fire: the wake-ups their futures schedule
+        self._woken: _Woken | None = None
         selector = _VirtualSelector(self.virtual_core)
         self._vselector = selector
         super().__init__(selector)
@@ -252,6 +261,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:
         """As ``loop.call_soon``, without the per-call checks outside debug mode."""
+        woken = self._woken
+        if woken is not None:
+            # a due sleep's future is being set: its task wakes right after
+            woken.append((callback, args, context or contextvars.copy_context()))
+            return None  # type: ignore[return-value]
         if self._debug or self._closed:  # type: ignore[attr-defined]
             return super().call_soon(callback, *args, context=context)
         handle = _Handle(callback, args, self, context)
@@ -292,14 +306,6 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         timer._scheduled = True  # type: ignore[attr-defined]
         return self._push(when, timer)
 
-    def sleep_entry(self, delay: float) -> _Sleep:
-        """A future that is set ``delay`` virtual seconds from now, placed in the
-        timer heap exactly where ``call_later(delay, ...)`` would place a timer."""
-        sleep = _Sleep(asyncio.Future(loop=self), self)
-        self._timer_seq = seq = self._timer_seq + 1
-        heapq.heappush(self._scheduled, (self.time() + delay, seq, sleep))
-        return sleep
-
     def _push(self, when: float, timer: asyncio.TimerHandle) -> asyncio.TimerHandle:
         """Put a timer on the heap, after those already set for the same moment."""
         self._timer_seq += 1
@@ -309,69 +315,113 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def _run_once(self) -> None:
         """One loop iteration; see the class docstring for what differs."""
         real_now = _monotonic()
-        self.virtual_core.heartbeat = real_now
+        core = self.virtual_core
+        core.heartbeat = real_now
         heap: list[_Entry] = self._scheduled
         if heap and (heap[0][2]._cancelled or self._timer_cancelled_count):
             heap = self._sweep_cancelled(heap)
+        sleeps = self._sleeps
+        if sleeps and (self._cancelled_sleeps or sleeps[0][2].done()):
+            self._sweep_sleeps(sleeps)
         ready = self._ready  # type: ignore[attr-defined]
-        if not ready and not self._stopping:  # type: ignore[attr-defined]
-            events = self._wait(heap, real_now)
-            if events:
-                self._process_events(events)  # type: ignore[attr-defined]
-            elif heap and not ready:
-                self._fire(heap, ready)
-                return
-        latest = None
-        if heap:
-            end_time = self.time() + self._clock_resolution
-            while heap and heap[0][0] < end_time:
-                latest, _, handle = heapq.heappop(heap)
-                handle._scheduled = False
-                ready.append(handle)
-        if latest is None:
-            self._run_ready(ready)
+        if ready or self._stopping:  # type: ignore[attr-defined]
+            self._run_due(self._due(heap, sleeps, self.time()), ready)
             return
+        when = heap[0][0] if heap else None
+        if sleeps and (when is None or sleeps[0][0] < when):
+            when = sleeps[0][0]
+        if (
+            when is not None
+            and core.active
+            and real_now - self._polled_at < _POLL_EVERY_S
+            and not core.outside_in_flight()
+        ):
+            # The common case: jump to the earliest timer or sleep.
+            next_ns = round(when * 1e9)
+            ns = core.ns
+            if next_ns > ns and next_ns < SENTINEL_NS:
+                core.ns = next_ns
+                self._expire_at = when
+                self._fire(heap, sleeps, ready)
+                return
+        events = self._wait(when, real_now)
+        if events:
+            self._process_events(events)  # type: ignore[attr-defined]
+            self._run_due(self._due(heap, sleeps, self.time()), ready)
+        elif when is not None and not ready:
+            self._fire(heap, sleeps, ready)
+
+    def _fire(self, heap: list[_Entry], sleeps: list[_Entry], ready: Any) -> None:
+        """The clock has just jumped and nothing else is ready: fire what is
+        now due, then run what that made ready.
+
+        When only sleeps are due, firing one only makes its task ready, and
+        asyncio would run those tasks first thing in the next iteration, with
+        no I/O and no timer in between (time stays put and everything due now
+        has fired). Run them in this iteration instead: the same order, one
+        loop iteration per wake-up instead of two.
+        """
+        end_time = self.time()
+        if (heap and heap[0][0] < end_time) or self._debug:  # type: ignore[attr-defined]
+            self._run_due(self._due(heap, sleeps, end_time), ready)
+            return
+        woken: _Woken = []
+        self._woken = woken
+        try:
+            for _, _, future in _pop_due(sleeps, end_time):
+                if future.done():
+                    self._cancelled_sleeps -= 1
+                else:
+                    future.set_result(None)
+        finally:
+            self._woken = None
+        for callback, args, context in woken:
+            try:
+                context.run(callback, *args)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.call_exception_handler(
+                    {
+                        "message": f"Exception in callback {callback!r}",
+                        "exception": exc,
+                    }
+                )
+
+    def _due(
+        self, heap: list[_Entry], sleeps: list[_Entry], end_time: float
+    ) -> list[_Entry]:
+        """Timers and sleeps due before ``end_time``, in (when, sequence) order,
+        each sleep as a handle that sets its future."""
+        if not heap or heap[0][0] >= end_time:
+            due = []
+        else:
+            due = _pop_due(heap, end_time)
+            for entry in due:
+                entry[2]._scheduled = False
+        if sleeps and sleeps[0][0] < end_time:
+            for when, seq, future in _pop_due(sleeps, end_time):
+                if future.done():
+                    self._cancelled_sleeps -= 1
+                    continue
+                handle = _Handle(_set_unless_done, (future,), self, None)
+                due.append((when, seq, handle))
+            due.sort()
+        return due
+
+    def _run_due(self, due: list[_Entry], ready: Any) -> None:
+        """Run what was ready, then the timers due, with time() at least the
+        latest timer's float while they run."""
+        if not due:
+            if ready:
+                self._run_ready(ready)
+            return
+        ready.extend([entry[2] for entry in due])
         # While the timers that fired run, time() is at least the latest
         # one's float: a deadline re-checked against time() (anyio's cancel
         # scopes do) then agrees that it is due, as trio does, even where the
         # float lies a hair above the nanosecond. Task steps woken by them run
         # in the next iteration, on the exact nanosecond again.
-        self._floor = (self.virtual_core.ns, latest)
-        try:
-            self._run_ready(ready)
-        finally:
-            self._floor = (-1, 0.0)
-
-    def _fire(self, heap: list[_Entry], ready: Any) -> None:
-        """The clock has just jumped and nothing else is ready: fire the timers
-        now due, then run what they made ready.
-
-        When every timer due is a sleep, firing one only makes its task ready,
-        and asyncio would run those tasks first thing in the next iteration,
-        with no I/O and no timer in between (time stays put and every timer
-        due now has fired). Run them in this iteration instead: the same order,
-        one loop iteration per wake-up instead of two.
-        """
-        end_time = self.time()
-        due = []
-        only_sleeps = True
-        while heap and heap[0][0] < end_time:
-            entry = heapq.heappop(heap)
-            handle = entry[2]
-            handle._scheduled = False
-            if handle.__class__ is not _Sleep:
-                only_sleeps = False
-            due.append(entry)
-        if not due:
-            self._run_ready(ready)
-            return
-        if only_sleeps:
-            for _, _, sleep in due:
-                if not sleep._cancelled:
-                    sleep._run()
-            self._run_ready(ready)
-            return
-        ready.extend([entry[2] for entry in due])
         self._floor = (self.virtual_core.ns, due[-1][0])
         try:
             self._run_ready(ready)
@@ -417,14 +467,32 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             heapq.heappop(heap)[2]._scheduled = False
         return heap
 
+    def _sweep_sleeps(self, sleeps: list[_Entry]) -> None:
+        """Drop cancelled sleeps: all of them when they are most of the heap,
+        else those at its head (the count is a hint: a sleep's cancel is
+        counted when its task resumes)."""
+        count = len(sleeps)
+        if (
+            count > _MIN_SWEEP_TIMERS
+            and self._cancelled_sleeps / count > _MIN_SWEEP_FRACTION
+        ):
+            sleeps[:] = [entry for entry in sleeps if not entry[2].done()]
+            heapq.heapify(sleeps)
+            self._cancelled_sleeps = 0
+            return
+        while sleeps and sleeps[0][2].done():
+            heapq.heappop(sleeps)
+            self._cancelled_sleeps -= 1
+        if not sleeps or self._cancelled_sleeps < 0:
+            self._cancelled_sleeps = 0
+
     def _wait(
-        self, heap: list[_Entry], real_now: float
+        self, when: float | None, real_now: float
     ) -> list[tuple[selectors.SelectorKey, int]]:
         """Nothing is ready: take ready I/O, wait in real time for outside
-        work, or jump the clock to the earliest timer."""
+        work, or jump the clock to ``when``, the earliest timer or sleep."""
         core = self.virtual_core
         selector = self._vselector
-        when = heap[0][0] if heap else None
         next_ns = round(when * 1e9) if when is not None else None
         if not core.active or core.outside_in_flight():
             timeout = None
@@ -520,3 +588,40 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         except BaseException:
             end()
             raise
+
+
+async def anyio_sleep(cls: Any, delay: float) -> None:
+    """``anyio``'s asyncio backend ``sleep``; see :mod:`simulator._sleep`.
+
+    On a :class:`VirtualEventLoop` the task waits on a future in the loop's
+    heap of sleeps, which fires exactly where a ``call_later`` timer would
+    (same time, same turn); anywhere else, anyio's own ``sleep`` runs.
+    """
+    loop = _get_running_loop()
+    if (
+        loop.__class__ is not VirtualEventLoop
+        or not loop.fast_sleep
+        or not 0 < delay < math.inf
+    ):
+        return await _STOCK_ANYIO_SLEEP(cls, delay)  # type: ignore[no-any-return]
+    assert isinstance(loop, VirtualEventLoop)
+    future: asyncio.Future[None] = _Future(loop=loop)
+    loop._timer_seq = seq = loop._timer_seq + 1
+    if loop._floor[0] < 0 and loop._expire_at is None:
+        now = loop.virtual_core.ns / 1e9  # what time() answers, without the call
+    else:
+        now = loop.time()
+    _heappush(loop._sleeps, (now + delay, seq, future))
+    try:
+        await future
+    except BaseException:
+        if future.cancelled():
+            loop._cancelled_sleeps += 1
+        raise
+
+
+_get_running_loop = asyncio.get_running_loop
+# anyio's own AsyncIOBackend.sleep, taken before simulator._sleep replaces it
+_STOCK_ANYIO_SLEEP: Callable[[Any, float], Any] = (
+    _anyio_asyncio.AsyncIOBackend.__dict__["sleep"].__func__
+)

@@ -9,11 +9,12 @@ On the virtual clock that machinery is most of the cost of a simulated sleep.
 
 So while a run is on a virtual clock, anyio's backends sleep through the clock:
 
-- asyncio: the task waits on a plain future that sits in the loop's timer heap
-  itself, under the same ``(when, sequence)`` key that ``call_later`` would
-  give it. It fires in the same iteration, in the same order, as the stock
-  timer would; a cancelled sleep is counted out of the heap as a cancelled
-  timer is.
+- asyncio (:func:`simulator._asyncio_loop.anyio_sleep`): the task waits on a
+  plain future kept in the loop's heap of sleeps, under the same
+  ``(when, sequence)`` key that ``call_later`` would give a timer (one
+  sequence numbers both heaps). It fires in the same iteration, in the same
+  order, as the stock timer would; a cancelled sleep is swept out as a
+  cancelled timer is.
 - trio: the task parks with ``wait_task_rescheduled`` in the clock's queue of
   sleepers, and the clock reschedules it when it jumps to (or past) the sleep's
   deadline, the same float ``trio.sleep`` would compute. Cancellation aborts
@@ -32,7 +33,6 @@ unchanged; the only cost left there is one type check per sleep.
 from __future__ import annotations
 
 import math
-from asyncio import get_running_loop
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -40,7 +40,7 @@ import trio
 from anyio._backends import _asyncio as _anyio_asyncio
 from anyio._backends import _trio as _anyio_trio
 
-from ._asyncio_loop import VirtualEventLoop
+from ._asyncio_loop import anyio_sleep as _asyncio_sleep
 from ._trio_clock import VirtualTrioClock
 
 __all__ = ["install"]
@@ -63,26 +63,8 @@ def _stock(backend: type) -> _SleepFn | None:
     return function
 
 
-_STOCK_ASYNCIO = _stock(_anyio_asyncio.AsyncIOBackend)
+_STOCK_ASYNCIO = _stock(_anyio_asyncio.AsyncIOBackend)  # taken again, to check shape
 _STOCK_TRIO = _stock(_anyio_trio.TrioBackend)
-
-
-async def _asyncio_sleep(cls: Any, delay: float) -> None:
-    """``AsyncIOBackend.sleep``: on a virtual loop, a future in its timer heap."""
-    loop = get_running_loop()
-    if (
-        loop.__class__ is not VirtualEventLoop
-        or not loop.fast_sleep
-        or not 0 < delay < _INF
-    ):
-        assert _STOCK_ASYNCIO is not None
-        return await _STOCK_ASYNCIO(cls, delay)
-    sleep = loop.sleep_entry(delay)
-    try:
-        await sleep.future
-    except BaseException:
-        sleep.cancel()
-        raise
 
 
 async def _trio_sleep(cls: Any, delay: float) -> None:
