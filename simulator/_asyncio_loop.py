@@ -167,6 +167,7 @@ class _Timer(asyncio.TimerHandle):
 
 _monotonic = time.monotonic
 _heappush = heapq.heappush
+_INF = math.inf
 _Future = asyncio.Future
 
 # how often (real seconds) the wake-up pipe is polled while the clock jumps
@@ -177,7 +178,7 @@ _MIN_SWEEP_TIMERS = 100
 _MIN_SWEEP_FRACTION = 0.5
 _MAX_REAL_WAIT_S = 24 * 3600.0
 # due entries popped one by one before the rest of a heap is sorted instead
-_POP_ONE_BY_ONE = 32
+_POP_ONE_BY_ONE = 8
 
 
 def _pop_due(heap: list[_Entry], end_time: float) -> list[_Entry]:
@@ -264,7 +265,9 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         woken = self._woken
         if woken is not None:
             # a due sleep's future is being set: its task wakes right after
-            woken.append((callback, args, context or contextvars.copy_context()))
+            if context is None:
+                context = contextvars.copy_context()
+            woken.append((callback, args, context))
             return None  # type: ignore[return-value]
         if self._debug or self._closed:  # type: ignore[attr-defined]
             return super().call_soon(callback, *args, context=context)
@@ -369,10 +372,10 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._woken = woken
         try:
             for _, _, future in _pop_due(sleeps, end_time):
-                if future.done():
-                    self._cancelled_sleeps -= 1
-                else:
+                try:
                     future.set_result(None)
+                except asyncio.InvalidStateError:  # cancelled while asleep
+                    self._cancelled_sleeps -= 1
         finally:
             self._woken = None
         for callback, args, context in woken:
@@ -598,26 +601,22 @@ async def anyio_sleep(cls: Any, delay: float) -> None:
     (same time, same turn); anywhere else, anyio's own ``sleep`` runs.
     """
     loop = _get_running_loop()
-    if (
-        loop.__class__ is not VirtualEventLoop
-        or not loop.fast_sleep
-        or not 0 < delay < math.inf
-    ):
-        return await _STOCK_ANYIO_SLEEP(cls, delay)  # type: ignore[no-any-return]
-    assert isinstance(loop, VirtualEventLoop)
-    future: asyncio.Future[None] = _Future(loop=loop)
-    loop._timer_seq = seq = loop._timer_seq + 1
-    if loop._floor[0] < 0 and loop._expire_at is None:
-        now = loop.virtual_core.ns / 1e9  # what time() answers, without the call
-    else:
-        now = loop.time()
-    _heappush(loop._sleeps, (now + delay, seq, future))
-    try:
-        await future
-    except BaseException:
-        if future.cancelled():
-            loop._cancelled_sleeps += 1
-        raise
+    if loop.__class__ is VirtualEventLoop and loop.fast_sleep and 0 < delay < _INF:
+        future: asyncio.Future[None] = _Future(loop=loop)
+        loop._timer_seq = seq = loop._timer_seq + 1
+        if loop._floor[0] < 0 and loop._expire_at is None:
+            now = loop.virtual_core.ns / 1e9  # what time() answers, without the call
+        else:
+            now = loop.time()
+        _heappush(loop._sleeps, (now + delay, seq, future))
+        try:
+            await future
+        except BaseException:
+            if future.cancelled():
+                loop._cancelled_sleeps += 1
+            raise
+        return
+    await _STOCK_ANYIO_SLEEP(cls, delay)
 
 
 _get_running_loop = asyncio.get_running_loop
