@@ -85,17 +85,23 @@ Program = tuple[tuple[Op, ...], ...]
 # (where in the program, virtual ns when the op ended, how it ended)
 Entry = tuple[str, int, str]
 
-# multiples of 0.25 s are exact binary fractions: sleeps and deadlines tie often
-_SECONDS = [step * 0.25 for step in range(9)]
-_MOMENTS = [step * 0.25 for step in range(17)]
+# Small grids, so that sleeps and deadlines often end on the same nanosecond.
+# Multiples of 0.25 s are exact binary fractions: such ties are exact as
+# floats too. Multiples of 0.1 s are not: a sleep and a deadline due on the
+# same nanosecond can then lie a hair apart as floats (0.7 + 0.1 is
+# 0.7999999999999999, 1.1 + 0.1 is 1.2000000000000002).
+QUARTERS = [step * 0.25 for step in range(9)]
+TENTHS = [step / 10 for step in range(21)]
 
 
-def _programs() -> st.SearchStrategy[Program]:
-    """2-5 tasks, each 1-4 ops; blocks nest up to 6 leaves deep. Shrinks
-    towards fewer tasks, fewer ops and shorter times."""
-    seconds = st.sampled_from(_SECONDS)
+def _programs(grid: list[float]) -> st.SearchStrategy[Program]:
+    """2-5 tasks, each 1-4 ops; blocks nest up to 6 leaves deep; durations from
+    ``grid``, absolute times up to twice its largest. Shrinks towards fewer
+    tasks, fewer ops and earlier entries of the grid."""
+    seconds = st.sampled_from(grid)
+    moments = st.sampled_from(sorted({a + b for a in grid for b in grid[::4]}))
     leaves: st.SearchStrategy[Op] = st.one_of(
-        st.builds(Sleep, seconds), st.builds(SleepUntil, st.sampled_from(_MOMENTS))
+        st.builds(Sleep, seconds), st.builds(SleepUntil, moments)
     )
 
     def blocks(inner: st.SearchStrategy[Op]) -> st.SearchStrategy[Op]:
@@ -161,9 +167,117 @@ def _outcome(tasks: Program, backend: str, fast: bool) -> tuple[int, list[Any]]:
     return result.virtual_ns, result.value
 
 
-@settings(max_examples=60, deadline=None)
-@given(tasks=_programs())
-def test_fast_and_stock_sleeps_log_the_same_on_both_backends(tasks: Program) -> None:
+# -- the same programs worked out without any event loop (trio's rules) ----
+
+
+class _Unwind(Exception):
+    """A cancellation on its way out to ``scope``, the scope that catches it."""
+
+    def __init__(self, scope: _Scope) -> None:
+        super().__init__()
+        self.scope = scope
+
+
+@dataclass(eq=False)
+class _Scope:
+    deadline: float  # integer ns; math.inf for a shield
+    shield: bool = False
+
+
+class _Oracle:
+    """One task's log, worked out by hand from trio's cancellation rules.
+
+    Time is integer ns; a duration d counts as round(d * 1e9) ns. A sleep of
+    d at time t ends at t + d, unless the earliest deadline D among the scopes
+    it can see (those inside the innermost shield) is at or before t + d: it
+    then ends at max(t, D), cancelled (a tie to the nanosecond goes to the
+    deadline). The outermost visible scope whose deadline has passed catches
+    the cancellation; every op it passes through on the way is logged as
+    cancelled.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.scopes: list[_Scope] = []
+        self.log: list[Entry] = []
+
+    def perform(self, ops: tuple[Op, ...], path: str) -> None:
+        for index, op in enumerate(ops):
+            where = f"{path}.{index}"
+            try:
+                outcome = self._perform_one(op, where)
+            except _Unwind:
+                self._note(where, "cancelled")
+                raise
+            self._note(where, outcome)
+
+    def _note(self, where: str, outcome: str) -> None:
+        self.log.append((where, self.now, outcome))
+
+    def _perform_one(self, op: Op, where: str) -> str:
+        match op:
+            case Sleep(seconds):
+                self._sleep(round(seconds * S))
+                return "slept"
+            case SleepUntil(at):
+                self._sleep(max(round(at * S) - self.now, 0))
+                return "slept"
+            case MoveOn(seconds, body):
+                caught = self._block(self._after(seconds), body, where)
+                return f"moved on, caught={caught}"
+            case FailAfter(seconds, body):
+                caught = self._block(self._after(seconds), body, where)
+                return "timed out" if caught else "in time"
+            case Shielded(body):
+                self._block(_Scope(math.inf, shield=True), body, where)
+                return "shield left"
+        raise AssertionError(op)
+
+    def _after(self, seconds: float) -> _Scope:
+        return _Scope(self.now + round(seconds * S))
+
+    def _visible(self) -> list[_Scope]:
+        for index in range(len(self.scopes) - 1, -1, -1):
+            if self.scopes[index].shield:
+                return self.scopes[index + 1 :]
+        return self.scopes
+
+    def _sleep(self, ns: int) -> None:
+        visible = self._visible()
+        deadline = min((scope.deadline for scope in visible), default=math.inf)
+        if deadline > self.now + ns:
+            self.now += ns
+            return
+        self.now = max(self.now, int(deadline))
+        raise _Unwind(next(s for s in visible if s.deadline <= self.now))
+
+    def _block(self, scope: _Scope, body: tuple[Op, ...], where: str) -> bool:
+        """Run ``body`` inside ``scope``; whether the scope caught a cancel."""
+        self.scopes.append(scope)
+        try:
+            self.perform(body, where)
+        except _Unwind as unwind:
+            if unwind.scope is not scope:
+                raise
+            return True
+        finally:
+            self.scopes.pop()
+        return False
+
+
+def _expected(tasks: Program) -> tuple[int, list[list[Entry]]]:
+    """The run's end (the last task's end) and every task's log, by hand."""
+    oracles = []
+    for index, ops in enumerate(tasks):
+        oracle = _Oracle()
+        oracle.perform(ops, f"task{index}")
+        oracles.append(oracle)
+    return max(o.now for o in oracles), [o.log for o in oracles]
+
+
+def _check_program(tasks: Program) -> None:
+    """Fast and stock path agree on each backend, the backends agree, and all
+    match the log worked out by hand."""
     outcomes = {
         (backend, fast): _outcome(tasks, backend, fast)
         for backend in BACKENDS
@@ -173,6 +287,19 @@ def test_fast_and_stock_sleeps_log_the_same_on_both_backends(tasks: Program) -> 
     for backend in BACKENDS:
         assert outcomes[backend, True] == outcomes[backend, False], backend
     assert outcomes["asyncio", True] == outcomes["trio", True]
+    assert outcomes["trio", False] == _expected(tasks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tasks=_programs(QUARTERS))
+def test_programs_on_a_grid_of_quarter_seconds(tasks: Program) -> None:
+    _check_program(tasks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tasks=_programs(TENTHS))
+def test_programs_on_a_grid_of_tenths(tasks: Program) -> None:
+    _check_program(tasks)
 
 
 # -- hand-worked cases, both backends --------------------------------------
@@ -208,6 +335,63 @@ def test_fail_after_tied_with_the_sleep_raises_timeout(
         return "in time", now_ns()
 
     assert _value(main, backend, fast) == ("timed out", 1 * S)
+
+
+@backends
+@both_paths
+def test_fail_after_a_hair_above_its_nanosecond_raises_timeout(
+    backend: str, fast: bool
+) -> None:
+    # the deadline 1.1 + 0.1 is the float 1.2000000000000002: it expires on
+    # the nanosecond 1_200_000_000, and the cancelled body must surface as
+    # TimeoutError, not as a body that finished in time
+    async def main() -> tuple[str, int]:
+        await anyio.sleep(1.1)
+        try:
+            with anyio.fail_after(0.1):
+                await anyio.sleep(10)
+        except TimeoutError:
+            return "timed out", now_ns()
+        return "in time", now_ns()
+
+    assert _value(main, backend, fast) == ("timed out", 1_200_000_000)
+
+
+@backends
+@both_paths
+def test_deadline_a_hair_after_a_sleep_on_its_nanosecond_wins(
+    backend: str, fast: bool
+) -> None:
+    # 0.7 + 0.1 is the float 0.7999999999999999 and the deadline 0.6 + 0.2 is
+    # 0.8: both are due on the nanosecond 800_000_000; the deadline wins
+    async def main() -> tuple[bool, int]:
+        await anyio.sleep(0.6)
+        with anyio.move_on_after(0.2) as scope:
+            await anyio.sleep(0.1)
+            await anyio.sleep(0.1)
+        return scope.cancelled_caught, now_ns()
+
+    assert _value(main, backend, fast) == (True, 800_000_000)
+
+
+@backends
+@both_paths
+def test_tie_with_a_deadline_after_sleeps_woken_together(
+    backend: str, fast: bool
+) -> None:
+    # At 2.3 s two sleeps wake: 2.3 and 2.2 + 0.1 = 2.3000000000000003. The
+    # next sleep (0.1) and the deadline 2.2 + 0.2 = 2.4000000000000004 are both
+    # due on the nanosecond 2_400_000_000; the deadline wins
+    async def main() -> tuple[bool, int]:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.sleep, 2.3)
+            await anyio.sleep(2.2)
+            with anyio.move_on_after(0.2) as scope:
+                await anyio.sleep(0.1)
+                await anyio.sleep(0.1)
+        return scope.cancelled_caught, now_ns()
+
+    assert _value(main, backend, fast) == (True, 2_400_000_000)
 
 
 @backends
