@@ -3,8 +3,11 @@
 The fast path must give every sleep the outcome the stock path gives it: the
 same wake-up time to the nanosecond, and the same cancellation, also where a
 sleep ends at the very moment an enclosing deadline expires. Random programs
-of sleeps, timeouts and shields are run both ways on both backends; the
-hand-worked cases below pin the exact times.
+of sleeps, timeouts and shields are run both ways on both backends, and each
+log is checked against one worked out without an event loop (``_Oracle``,
+trio's cancellation rules on integer nanoseconds). The hand-worked cases pin
+exact times, including ties where a sleep and a deadline fall on the same
+nanosecond but lie a hair apart as floats.
 """
 
 from __future__ import annotations
@@ -372,6 +375,24 @@ def test_deadline_a_hair_after_a_sleep_on_its_nanosecond_wins(
         return scope.cancelled_caught, now_ns()
 
     assert _value(main, backend, fast) == (True, 800_000_000)
+
+
+@backends
+@both_paths
+def test_deadline_a_hair_above_its_nanosecond_beats_a_sleep_on_it(
+    backend: str, fast: bool
+) -> None:
+    # the deadline 2.2 + 0.2 is the float 2.4000000000000004; the second
+    # sleep starts at 2.3 s and is due at the float 2.4: both on the
+    # nanosecond 2_400_000_000, so the deadline wins
+    async def main() -> tuple[bool, int]:
+        await anyio.sleep(2.2)
+        with anyio.move_on_after(0.2) as scope:
+            await anyio.sleep(0.1)
+            await anyio.sleep(0.1)
+        return scope.cancelled_caught, now_ns()
+
+    assert _value(main, backend, fast) == (True, 2_400_000_000)
 
 
 @backends
