@@ -284,12 +284,16 @@ def _inner(obj: Any) -> Any:
 
 def wants_virtual_time(obj: Any, marked: bool) -> bool:
     """Whether streampar runs this test function itself: it is ``async def``
-    (possibly under Hypothesis) and marked ``streampar`` or asks for
-    ``streampar_timeline``."""
+    (possibly under Hypothesis) and marked ``streampar`` or asks for a fixture
+    that only makes sense on virtual time (the timeline, or the simulated model
+    or tools, whose sleeps would otherwise take real time)."""
     fn = _inner(obj)
     if not inspect.iscoroutinefunction(fn):
         return False
-    return marked or "streampar_timeline" in _signature(fn)
+    return marked or not _VIRTUAL_ONLY.isdisjoint(_signature(fn))
+
+
+_VIRTUAL_ONLY = frozenset({"streampar_timeline", "streampar_model", "streampar_tools"})
 
 
 def run_async_test(item: pytest.Function) -> bool:

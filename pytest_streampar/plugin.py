@@ -197,15 +197,43 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Validate the marker before any fixture is set up."""
     if not is_streampar_item(item):
         return
-    try:
-        _state(item).budget = _marker.read_budget(item)
-    except _marker.MarkerError as exc:
-        message = str(exc)
-    else:
-        return
+    message = _claimed_elsewhere(item)
+    if message is None:
+        try:
+            _state(item).budget = _marker.read_budget(item)
+        except _marker.MarkerError as exc:
+            message = str(exc)
+        else:
+            return
     # Outside the except block, so the failure is not shown chained to the
     # MarkerError with the same text.
     pytest.fail(message, pytrace=False)
+
+
+_OTHER_RUNNERS = ("anyio", "asyncio", "trio")
+
+
+def _claimed_elsewhere(item: pytest.Item) -> str | None:
+    """Why an async test streampar must run is also claimed by another async
+    plugin's marker (whose runner would not be on virtual time), or None."""
+    if not isinstance(item, pytest.Function):
+        return None
+    marked = item.get_closest_marker("streampar") is not None
+    if not _fixtures.wants_virtual_time(item.obj, marked):
+        return None
+    others = [m for m in _OTHER_RUNNERS if item.get_closest_marker(m) is not None]
+    if not others:
+        return None
+    why = (
+        "is marked streampar"
+        if marked
+        else "asks for the simulated model or tools (their sleeps need virtual time)"
+    )
+    return (
+        f"{item.name} {why} but also carries @pytest.mark.{others[0]}, whose "
+        "plugin would run it in real time. Drop that mark: streampar runs async "
+        "tests on virtual time itself, on each backend."
+    )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -275,6 +275,50 @@ def test_beside_anyio_plugin(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_async_test_asking_for_model_or_tools_runs_on_virtual_time(
+    pytester: pytest.Pytester,
+) -> None:
+    # No streampar marker and no streampar_timeline: the simulated model's
+    # sleeps would take real time (4.9 s for this harness on the hand-worked
+    # turn) under another runner; streampar takes such tests itself, and one
+    # that another async plugin's mark claims fails at once, saying so.
+    pytester.makepyfile(
+        HARNESS
+        + """
+import time
+import anyio
+import pytest
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+async def test_plain(streampar_model, streampar_tools):
+    start = time.monotonic()
+    await one_at_a_time(streampar_model("hand-worked"), streampar_tools("hand-worked"))
+    assert anyio.current_time() == 4.9
+    assert time.monotonic() - start < 3
+
+@pytest.mark.anyio
+async def test_marked_anyio(streampar_model):
+    raise AssertionError("never runs: it would sleep in real time")
+"""
+    )
+    result = pytester.runpytest(*ARGS, "-p", "no:asyncio", "-v")
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_plain[[]asyncio[]] PASSED*",
+            "*test_plain[[]trio[]] PASSED*",
+            "*test_marked_anyio[[]*[]] ERROR*",
+            "*test_marked_anyio* asks for the simulated model or tools (their sleeps"
+            " need virtual time) but also carries @pytest.mark.anyio, whose plugin "
+            "would run it in real time. Drop that mark*",
+        ]
+    )
+    assert "never runs" not in result.stdout.str()
+
+
 def test_scenario_by_name_path_and_bad_name(pytester: pytest.Pytester) -> None:
     pytester.makefile(
         ".json",
