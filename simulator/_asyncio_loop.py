@@ -181,28 +181,57 @@ _MAX_REAL_WAIT_S = 24 * 3600.0
 _POP_ONE_BY_ONE = 8
 
 
-def _pop_due(heap: list[_Entry], end_time: float) -> list[_Entry]:
-    """Pop the entries due before ``end_time``, in (when, sequence) order.
+def _pop_due(heap: list[_Entry], ns: int) -> list[_Entry]:
+    """Pop the entries due by nanosecond ``ns`` (``round(when * 1e9) <= ns``,
+    the rule that picks the nanosecond the clock jumps to), in (when,
+    sequence) order.
 
     Many tasks often wake at the same moment; past a few entries, sorting the
     heap (a sorted list is a heap too) and cutting it is much cheaper than
     popping them one at a time.
     """
     due = []
-    while heap and heap[0][0] < end_time:
+    grid = ns / 1e9
+    after = (ns + 1) / 1e9
+    while heap:
+        when = heap[0][0]
+        if when > grid and (when >= after or round(when * 1e9) > ns):
+            break
         due.append(heapq.heappop(heap))
-        if len(due) == _POP_ONE_BY_ONE and heap and heap[0][0] < end_time:
+        if len(due) == _POP_ONE_BY_ONE and heap and heap[0][0] <= after:
             heap.sort()
-            cut = bisect.bisect_left(heap, (end_time,))
+            cut = bisect.bisect_right(heap, (last_float_of(ns), math.inf))
             due.extend(heap[:cut])
             del heap[:cut]
             break
     return due
 
 
+def is_due(when: float, ns: int) -> bool:
+    """Whether a timer at float ``when`` is due by nanosecond ``ns``."""
+    return when <= ns / 1e9 or (when < (ns + 1) / 1e9 and round(when * 1e9) <= ns)
+
+
+def last_float_of(ns: int) -> float:
+    """The largest float ``f`` (seconds) with ``round(f * 1e9) <= ns``: the
+    last moment, as a float, that still counts as nanosecond ``ns``."""
+    f = (ns + 0.5) / 1e9
+    while round(f * 1e9) > ns:
+        f = math.nextafter(f, -math.inf)
+    while round(math.nextafter(f, math.inf) * 1e9) <= ns:
+        f = math.nextafter(f, math.inf)
+    return f
+
+
 def _set_unless_done(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+# timer callbacks that end a sleep (ours, and asyncio.sleep's own)
+_SLEEP_CALLBACKS = frozenset(
+    {_set_unless_done, asyncio.futures._set_result_unless_cancelled}  # type: ignore[attr-defined]
+)
 
 
 class VirtualEventLoop(asyncio.SelectorEventLoop):
@@ -221,7 +250,6 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         self.virtual_core = ClockCore()
-        self._expire_at: float | None = None
         self._floor: tuple[int, float] = (-1, 0.0)
         self._timer_seq = 0
         self._polled_at = 0.0
@@ -243,19 +271,14 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self.virtual_core.real_io = selector.fds_in_use
 
     def time(self) -> float:
-        """The virtual time in seconds."""
+        """The virtual time in seconds: the nanosecond as a float, or, once a
+        deadline whose float lies a hair above it has fired, that float for
+        the rest of the nanosecond (see :meth:`_raise_floor`)."""
         ns = self.virtual_core.ns
         now = ns / 1e9
         floor_ns, floor = self._floor
-        if floor_ns == ns:
-            now = max(now, floor)
-        expire_at = self._expire_at
-        if expire_at is not None:
-            # Asked once right after a jump, to pick the timers that are due:
-            # show just past the timer's own float so that it fires even where
-            # it lies a hair above the rounded nanosecond.
-            self._expire_at = None
-            return math.nextafter(max(expire_at, now), math.inf)
+        if floor_ns == ns and floor > now:
+            return floor
         return now
 
     def call_soon(  # type: ignore[override]
@@ -328,7 +351,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._sweep_sleeps(sleeps)
         ready = self._ready  # type: ignore[attr-defined]
         if ready or self._stopping:  # type: ignore[attr-defined]
-            self._run_due(self._due(heap, sleeps, self.time()), ready)
+            self._run_due(self._due(heap, sleeps), ready)
             return
         when = heap[0][0] if heap else None
         if sleeps and (when is None or sleeps[0][0] < when):
@@ -344,19 +367,18 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             ns = core.ns
             if next_ns > ns and next_ns < SENTINEL_NS:
                 core.ns = next_ns
-                self._expire_at = when
                 self._fire(heap, sleeps, ready)
                 return
         events = self._wait(when, real_now)
         if events:
             self._process_events(events)  # type: ignore[attr-defined]
-            self._run_due(self._due(heap, sleeps, self.time()), ready)
+            self._run_due(self._due(heap, sleeps), ready)
         elif when is not None and not ready:
             self._fire(heap, sleeps, ready)
 
     def _fire(self, heap: list[_Entry], sleeps: list[_Entry], ready: Any) -> None:
-        """The clock has just jumped and nothing else is ready: fire what is
-        now due, then run what that made ready.
+        """The clock has just moved to a new nanosecond and nothing else is
+        ready: fire what is now due, then run what that made ready.
 
         When only sleeps are due, firing one only makes its task ready, and
         asyncio would run those tasks first thing in the next iteration, with
@@ -364,14 +386,17 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         has fired). Run them in this iteration instead: the same order, one
         loop iteration per wake-up instead of two.
         """
-        end_time = self.time()
-        if (heap and heap[0][0] < end_time) or self._debug:  # type: ignore[attr-defined]
-            self._run_due(self._due(heap, sleeps, end_time), ready)
+        ns = self.virtual_core.ns
+        if (heap and is_due(heap[0][0], ns)) or self._debug:  # type: ignore[attr-defined]
+            self._run_due(self._due(heap, sleeps), ready)
+            return
+        due = _pop_due(sleeps, ns)
+        if not due:
             return
         woken: _Woken = []
         self._woken = woken
         try:
-            for _, _, future in _pop_due(sleeps, end_time):
+            for _, _, future in due:
                 try:
                     future.set_result(None)
                 except asyncio.InvalidStateError:  # cancelled while asleep
@@ -391,45 +416,62 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                     }
                 )
 
-    def _due(
-        self, heap: list[_Entry], sleeps: list[_Entry], end_time: float
-    ) -> list[_Entry]:
-        """Timers and sleeps due before ``end_time``, in (when, sequence) order,
-        each sleep as a handle that sets its future."""
-        if not heap or heap[0][0] >= end_time:
-            due = []
-        else:
-            due = _pop_due(heap, end_time)
-            for entry in due:
-                entry[2]._scheduled = False
-        if sleeps and sleeps[0][0] < end_time:
-            for when, seq, future in _pop_due(sleeps, end_time):
+    def _due(self, heap: list[_Entry], sleeps: list[_Entry]) -> list[_Entry]:
+        """What is due at the current nanosecond, in firing order: first the
+        timers that are not sleeps (deadlines), then the sleeps (ours, as
+        handles that set their futures, and ``asyncio.sleep``'s timers), each
+        group in (when, sequence) order.
+
+        So within one nanosecond a deadline always wins over a sleep ending,
+        whatever their floats (2.2 + 0.2 is a hair above 2.3 + 0.1 ... + 0.1),
+        as trio's cancellation does and as the analytic schedule counts.
+        """
+        ns = self.virtual_core.ns
+        timers: list[_Entry] = []
+        ended: list[_Entry] = []
+        if heap and is_due(heap[0][0], ns):
+            for entry in _pop_due(heap, ns):
+                handle = entry[2]
+                handle._scheduled = False
+                if handle._callback in _SLEEP_CALLBACKS:
+                    ended.append(entry)
+                else:
+                    timers.append(entry)
+        if sleeps and is_due(sleeps[0][0], ns):
+            for when, seq, future in _pop_due(sleeps, ns):
                 if future.done():
                     self._cancelled_sleeps -= 1
                     continue
                 handle = _Handle(_set_unless_done, (future,), self, None)
-                due.append((when, seq, handle))
-            due.sort()
-        return due
+                ended.append((when, seq, handle))
+            ended.sort()
+        if timers:
+            self._raise_floor(timers[-1][0])
+        return timers + ended
 
     def _run_due(self, due: list[_Entry], ready: Any) -> None:
-        """Run what was ready, then the timers due, with time() at least the
-        latest timer's float while they run."""
-        if not due:
-            if ready:
-                self._run_ready(ready)
-            return
-        ready.extend([entry[2] for entry in due])
-        # While the timers that fired run, time() is at least the latest
-        # one's float: a deadline re-checked against time() (anyio's cancel
-        # scopes do) then agrees that it is due, as trio does, even where the
-        # float lies a hair above the nanosecond. Task steps woken by them run
-        # in the next iteration, on the exact nanosecond again.
-        self._floor = (self.virtual_core.ns, due[-1][0])
-        try:
+        """Run what was ready, then what is due."""
+        if due:
+            ready.extend([entry[2] for entry in due])
+        if ready:
             self._run_ready(ready)
-        finally:
-            self._floor = (-1, 0.0)
+
+    def _raise_floor(self, fired: float) -> None:
+        """From now until the clock moves on, ``time()`` is at least ``fired``.
+
+        A timer that is not a sleep (a cancel scope's deadline, say) fired at
+        this nanosecond; its float may lie a hair above the nanosecond (1.1 +
+        0.1 is 1.2000000000000002). A deadline re-checked against ``time()``
+        must then agree that it has passed (anyio's ``fail_after`` raises
+        ``TimeoutError`` only if ``current_time() >= deadline``), as on a float
+        clock; so, for the rest of the nanosecond, time() shows the latest such
+        float. Sleeps do not raise it: a chain of sleeps then starts every step
+        from the exact nanosecond, and float error never accumulates.
+        """
+        ns = self.virtual_core.ns
+        floor_ns, floor = self._floor
+        if fired > ns / 1e9 and (floor_ns != ns or fired > floor):
+            self._floor = (ns, fired)
 
     def _run_ready(self, ready: Any) -> None:
         """Run the callbacks ready now; those they add wait for the next turn."""
@@ -501,11 +543,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             timeout = None
             if when is not None:
                 timeout = min(max(0.0, when - self.time()), _MAX_REAL_WAIT_S)
-            events = selector.wait_real(timeout, next_ns)
-            if next_ns is not None and core.ns >= next_ns:
-                # Real time reached the earliest timer: let it fire now.
-                self._expire_at = when
-            return events
+            return selector.wait_real(timeout, next_ns)
         if real_now - self._polled_at >= _POLL_EVERY_S:
             # Only the loop's own wake-up pipe is open (thread-safe calls and
             # signal handlers write to it); look at it about once a
@@ -519,14 +557,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         ns = core.ns
         if next_ns >= SENTINEL_NS and core.deadlock_ns is None:
             core.deadlock_ns = ns
-        if next_ns <= ns and when > ns / 1e9:
-            # A timer due by the nanosecond but a hair later as a float came
-            # back (anyio re-checks its deadlines against time()): for the rest
-            # of this nanosecond, time() shows the timer's float.
-            self._floor = (ns, when)
         if next_ns > ns:
             core.ns = next_ns
-        self._expire_at = when
         return []
 
     def run_in_executor(  # type: ignore[override]
@@ -604,10 +636,12 @@ async def anyio_sleep(cls: Any, delay: float) -> None:
     if loop.__class__ is VirtualEventLoop and loop.fast_sleep and 0 < delay < _INF:
         future: asyncio.Future[None] = _Future(loop=loop)
         loop._timer_seq = seq = loop._timer_seq + 1
-        if loop._floor[0] < 0 and loop._expire_at is None:
-            now = loop.virtual_core.ns / 1e9  # what time() answers, without the call
-        else:
-            now = loop.time()
+        # what time() answers (no jump is pending while a task runs)
+        ns = loop.virtual_core.ns
+        now = ns / 1e9
+        floor_ns, floor = loop._floor
+        if floor_ns == ns and floor > now:
+            now = floor
         _heappush(loop._sleeps, (now + delay, seq, future))
         try:
             await future

@@ -26,7 +26,7 @@ from ._errors import DeadlockError, EngineBug, SimulatorError, WatchdogTimeout
 from ._sleep import install as _install_fast_sleep
 from ._tasks import blocked_tasks
 from ._timeline import Timeline
-from ._trio_clock import HeartbeatInstrument, VirtualTrioClock, io_waiters
+from ._trio_clock import HeartbeatInstrument, VirtualTrioClock
 from ._watchdog import LoopHeld, Watchdog
 
 __all__ = [
@@ -197,7 +197,7 @@ def run(
         if clock is not None:
             # trio's own wake-up task waits on a socket; count it out.
             await trio.testing.wait_all_tasks_blocked()
-            clock.io_baseline = io_waiters()
+            clock.set_io_baseline()
         return await _guarded(fn, args, state)
 
     guard = Watchdog(core, watchdog) if watchdog is not None else nullcontext()

@@ -10,21 +10,22 @@ On the virtual clock that machinery is most of the cost of a simulated sleep.
 So while a run is on a virtual clock, anyio's backends sleep through the clock:
 
 - asyncio (:func:`simulator._asyncio_loop.anyio_sleep`): the task waits on a
-  plain future kept in the loop's heap of sleeps, under the same
-  ``(when, sequence)`` key that ``call_later`` would give a timer (one
-  sequence numbers both heaps). It fires in the same iteration, in the same
-  order, as the stock timer would; a cancelled sleep is swept out as a
-  cancelled timer is.
+  plain future kept in the loop's heap of sleeps, set from the same float
+  ``call_later`` would use.
 - trio: the task parks with ``wait_task_rescheduled`` in the clock's queue of
-  sleepers, and the clock reschedules it when it jumps to (or past) the sleep's
-  deadline, the same float ``trio.sleep`` would compute. Cancellation aborts
-  the wait at once; and a sleep that ends at the very moment an enclosing scope
-  expires raises ``Cancelled`` on waking, as ``trio.sleep`` does.
+  sleepers, and the clock reschedules it when it reaches the sleep's
+  nanosecond. Cancellation aborts the wait at once, and a sleep that ends at
+  the very moment an enclosing scope expires raises ``Cancelled`` on waking,
+  as ``trio.sleep`` does.
 
-The outcome of every sleep (when it ends, whether it is cancelled) is the same
-as through the stock path: ``tests/simulator/test_fast_sleep.py`` checks random
-programs of sleeps, scopes and timeouts against it on both backends. Pass
-``fast_sleep=False`` to :func:`simulator.run` to take the stock path.
+On both backends a sleep ends at its nanosecond after every deadline due at
+that nanosecond has fired (whatever their floats), so the two backends agree,
+and agree with the analytic schedule, on every tie. The stock paths give the
+same outcomes, but for trio's, where a sleep is a trio deadline itself and
+ties within a nanosecond go by float: ``tests/simulator/test_fast_sleep.py``
+checks random programs of sleeps, scopes and timeouts against a model worked
+out by hand. Pass ``fast_sleep=False`` to :func:`simulator.run` to take the
+stock path.
 
 Off the virtual clock (a plain ``anyio.run``), the backends' own sleeps run
 unchanged; the only cost left there is one type check per sleep.

@@ -17,8 +17,17 @@ _LIBRARY_DIRS = tuple(
     for module in (asyncio, trio, __import__("anyio"))
 )
 _SELF_DIR = os.path.dirname(__file__) + os.sep
-# anyio.sleep's fast path (simulator._sleep) counts as part of anyio
+# anyio.sleep's fast paths count as part of anyio
 _SLEEP_FILE = os.path.join(os.path.dirname(__file__), "_sleep.py")
+_LOOP_FILE = os.path.join(os.path.dirname(__file__), "_asyncio_loop.py")
+
+
+def _is_fast_sleep(frame: types.FrameType) -> bool:
+    """Whether ``frame`` is the engine's ``anyio.sleep`` (simulator._sleep)."""
+    filename = frame.f_code.co_filename
+    return filename == _SLEEP_FILE or (
+        filename == _LOOP_FILE and frame.f_code.co_name == "anyio_sleep"
+    )
 
 
 def blocked_tasks(backend: str, exclude: set[str]) -> list[str]:
@@ -76,7 +85,7 @@ def _user_frame(frames: list[types.FrameType]) -> str | None:
         filename = frame.f_code.co_filename
         if filename.startswith(_SELF_DIR) and os.path.basename(filename) in _ENGINE:
             return None
-        if filename.startswith(_LIBRARY_DIRS) or filename == _SLEEP_FILE:
+        if filename.startswith(_LIBRARY_DIRS) or _is_fast_sleep(frame):
             library = frame.f_code.co_qualname
             continue
         where = f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"

@@ -18,6 +18,7 @@ import time
 
 import trio
 
+from ._asyncio_loop import _pop_due as pop_due
 from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
 
 __all__ = ["HeartbeatInstrument", "VirtualTrioClock", "io_waiters"]
@@ -54,11 +55,18 @@ class VirtualTrioClock(trio.abc.Clock):
         self.virtual_core = ClockCore()
         self.virtual_core.real_io = self._io_in_flight
         self.io_baseline = 0
+        self._io_registered: dict[object, object] | None = None
+        self._io_fds_baseline = 0
         # After a jump trio asks the time once to expire deadlines: it is then
-        # shown the float deadline itself, which may lie a hair above the
-        # rounded nanosecond, so that it expires. Every other caller sees
-        # ``ns`` exactly, so float error never accumulates.
+        # shown the float it jumped to, so that deadlines expire in the order
+        # of their floats even within one nanosecond (as asyncio fires them).
         self._expire_at: float | None = None
+        # Once that float is past, time shows at least it for the rest of the
+        # nanosecond (see current_time): (nanosecond, float).
+        self._floor: tuple[int, float] = (-1, 0.0)
+        # whether the pending jump is to one of trio's deadlines (which raises
+        # the floor) rather than to a sleep parked here (which does not)
+        self._jump_to_deadline = False
         self._real_cap: int | None = None
         self._real_since: int | None = None
         # anyio.sleep parks tasks here (simulator._sleep): (deadline, seq, sleep)
@@ -91,20 +99,36 @@ class VirtualTrioClock(trio.abc.Clock):
         return sleeps[0][0] if sleeps else None
 
     def _wake_due(self) -> None:
-        """Reschedule every parked task whose deadline trio will see as passed."""
-        sleeps = self._sleeps
-        now = self.virtual_core.ns / 1e9
-        if self._expire_at is not None:
-            now = max(now, self._expire_at)
-        while sleeps and sleeps[0][0] <= now:
-            sleep = heapq.heappop(sleeps)[2]
+        """Reschedule every parked task whose sleep ends at or before the
+        current nanosecond."""
+        for _, _, sleep in pop_due(self._sleeps, self.virtual_core.ns):
             if sleep.cancelled:
                 self._cancelled_sleeps -= 1
             else:
                 _reschedule(sleep.task)
 
     def _io_in_flight(self) -> bool:
+        registered = self._io_registered
+        if registered is not None and len(registered) <= self._io_fds_baseline:
+            # no file descriptor has a waiter beyond trio's own wake-up socket
+            return False
         return io_waiters() > self.io_baseline
+
+    def set_io_baseline(self) -> None:
+        """Take the I/O waiters present now (trio's own) as the baseline; call
+        from inside the run once trio's system tasks are waiting."""
+        self.io_baseline = io_waiters()
+        # On epoll, the I/O manager's table of file descriptors with a waiter
+        # answers "any I/O in flight?" with one len() instead of trio's
+        # statistics (which cost about a fifth of a jump). It is private to
+        # trio: if it is not where expected, the statistics are used.
+        runner = getattr(getattr(trio, "_core", None), "_run", None)
+        context = getattr(runner, "GLOBAL_RUN_CONTEXT", None)
+        manager = getattr(getattr(context, "runner", None), "io_manager", None)
+        registered = getattr(manager, "_registered", None)
+        if isinstance(registered, dict):
+            self._io_registered = registered
+            self._io_fds_baseline = len(registered)
 
     def start_clock(self) -> None:
         """Nothing to start: virtual time begins at 0."""
@@ -113,22 +137,52 @@ class VirtualTrioClock(trio.abc.Clock):
         """The virtual time in seconds."""
         core = self.virtual_core
         if self._real_since is not None:
-            now = time.perf_counter_ns()
-            core.advance_real(now - self._real_since, self._real_cap)
-            self._real_since = now
+            real_now = time.perf_counter_ns()
+            core.advance_real(real_now - self._real_since, self._real_cap)
+            self._real_since = real_now
+        ns = core.ns
+        floor_ns, floor = self._floor
         expire_at = self._expire_at
-        if expire_at is not None:
-            self._expire_at = None
-            return max(expire_at, core.ns / 1e9)
-        return core.ns / 1e9
+        if expire_at is None:
+            now = ns / 1e9
+            return floor if floor_ns == ns and floor > now else now
+        # the read right after a jump, by trio, to expire its deadlines
+        self._expire_at = None
+        now = expire_at if floor_ns != ns or expire_at > floor else floor
+        if self._jump_to_deadline:
+            self._raise_floor(now)
+        return now
+
+    def _raise_floor(self, fired: float) -> None:
+        """From now until the clock moves on, the time is at least ``fired``.
+
+        A deadline's float may lie a hair above its nanosecond (1.1 + 0.1 is
+        1.2000000000000002). Once it has expired, a re-check against the time
+        must agree that it has passed (anyio's ``fail_after`` raises
+        ``TimeoutError`` only if ``current_time() >= deadline``), as on a float
+        clock; so for the rest of the nanosecond the time shows that float.
+        Sleeps parked here do not raise it, so a chain of ``anyio.sleep`` calls
+        starts every step from the exact nanosecond. (``trio.sleep`` called
+        directly sleeps on a trio deadline, which does raise it: such chains
+        keep float error as on trio's own ``MockClock``, a few nanoseconds
+        over 100,000 steps.)
+        """
+        ns = self.virtual_core.ns
+        floor_ns, floor = self._floor
+        if fired > ns / 1e9 and (floor_ns != ns or fired > floor):
+            self._floor = (ns, fired)
 
     def deadline_to_sleep_time(self, deadline: float) -> float:
         """Jump to the earliest deadline or parked sleep and answer 0 (waking the
         sleeps now due), or wait in real time for outside work."""
+        self._jump_to_deadline = True
         if self._sleeps:
             first = self._next_sleep()
-            if first is not None:
-                wait = self._to_sleep_time(min(deadline, first))
+            if first is not None and _earlier_ns(first, deadline):
+                # Within one nanosecond, trio's deadlines go first: sleeps
+                # parked here end only once none is left at or before it.
+                self._jump_to_deadline = False
+                wait = self._to_sleep_time(first)
                 if wait == 0.0:
                     self._wake_due()
                 return wait
@@ -158,6 +212,15 @@ class VirtualTrioClock(trio.abc.Clock):
         core.ns = max(core.ns, target)
         self._expire_at = deadline
         return 0.0
+
+
+def _earlier_ns(a: float, b: float) -> bool:
+    """Whether float time ``a`` falls on an earlier nanosecond than ``b``."""
+    if a >= b:
+        return False
+    if b - a > 1e-9 or not math.isfinite(b):
+        return True
+    return round(a * 1e9) < round(b * 1e9)
 
 
 def io_waiters() -> int:

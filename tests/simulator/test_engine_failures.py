@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -151,6 +152,31 @@ def test_subprocess_is_tracked_and_its_real_time_recorded(backend: str) -> None:
 
     assert output == b"done"
     assert 0.29 <= elapsed / 1e9 < 5.0
+    assert not result.purely_virtual
+
+
+@backends
+def test_socket_wait_is_tracked_and_its_real_time_recorded(backend: str) -> None:
+    # A task waits on a loopback socket that a thread (started by hand, so
+    # invisible to the clock) writes to 0.2 s later: the wait itself is
+    # outside work, so the clock waits in real time instead of jumping to the
+    # deadlock guard's far timer.
+    async def main() -> tuple[int, bytes]:
+        await anyio.sleep(1)
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            ours.setblocking(False)
+            timer = threading.Timer(0.2, theirs.send, args=(b"hi",))
+            timer.start()
+            await anyio.wait_readable(ours)
+            timer.join()
+            return now_ns(), ours.recv(2)
+
+    result = run(main, backend=backend)
+    end, data = result.value
+
+    assert data == b"hi"
+    assert 1.19 <= end / 1e9 < 2.0
     assert not result.purely_virtual
 
 
