@@ -32,13 +32,15 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from ._errors import EngineBug, ScenarioError
 from ._scenario import Block, Fault, Safety, Scenario, ToolCall, Turn
+
+_T = TypeVar("_T")
 
 __all__ = [
     "bundled_scenarios",
@@ -96,6 +98,35 @@ class _Ctx:
     source: str
     ids: dict[str, str] = field(default_factory=dict)
     lines: Mapping[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def collect(self, build: Callable[..., _T], *args: Any) -> _T | None:
+        """``build(*args)``, or None with its error noted, so that validation
+        goes on and one run reports every problem of a file."""
+        before = len(self.errors)
+        try:
+            return build(*args)
+        except ScenarioError as exc:
+            self.errors.append(str(exc))
+        except _Skip:
+            assert len(self.errors) > before
+        return None
+
+    def skip_if_failed(self, before: int) -> None:
+        """Stop building the current part if an error was noted since ``before``."""
+        if len(self.errors) > before:
+            raise _Skip
+
+    def raise_errors(self) -> None:
+        """Raise one ScenarioError listing every problem noted, if any."""
+        if len(self.errors) == 1:
+            raise ScenarioError(self.errors[0])
+        if self.errors:
+            listed = "\n".join(f"  {message}" for message in self.errors)
+            raise ScenarioError(
+                f"{self.source}: {len(self.errors)} problems in the scenario "
+                f"(fix them all, then load it again):\n{listed}"
+            )
 
     def where(self, path: str) -> str:
         """``source``, plus ``:line`` of the field (or its nearest parent) when
@@ -114,6 +145,10 @@ class _Ctx:
         )
 
 
+class _Skip(Exception):
+    """A part of the scenario is left unbuilt: its errors are already noted."""
+
+
 _PARENT = re.compile(r"(\.[^.\[]*|\[\d+\])$")
 
 
@@ -125,15 +160,18 @@ def _show(value: Any) -> str:
 def _check_keys(
     ctx: _Ctx, data: Mapping[str, Any], allowed: tuple[str, ...], path: str
 ) -> None:
+    """Note every unknown key; raise _Skip if there was one."""
+    before = len(ctx.errors)
     for key in data:
         if key in allowed:
             continue
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "remove it"
-        raise ScenarioError(
+        ctx.errors.append(
             f"{ctx.where(f'{path}.{key}')}: {path}: unknown key {key!r}; {hint} "
             f"(allowed: {', '.join(allowed)})"
         )
+    ctx.skip_if_failed(before)
 
 
 def _mapping(ctx: _Ctx, value: Any, path: str, fix: str) -> Mapping[str, Any]:
@@ -266,13 +304,43 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Sc
 
 
 def _from_dict(data: Mapping[str, Any], ctx: _Ctx) -> Scenario:
-    source = ctx.source
+    """Validate everything, noting each problem; raise them all at the end."""
     top = _mapping(ctx, data, "scenario", "write the scenario as a JSON object")
-    _check_keys(ctx, top, _TOP_KEYS, "scenario")
-    name = _text(ctx, top, "name", "scenario", None, fix='add "name": "my-scenario"')
-    description = _text(
-        ctx, top, "description", "scenario", "", fix="write free text or drop it"
+    ctx.collect(_check_keys, ctx, top, _TOP_KEYS, "scenario")
+    name = ctx.collect(
+        lambda: _text(
+            ctx, top, "name", "scenario", None, fix='add "name": "my-scenario"'
+        )
     )
+    description = ctx.collect(
+        lambda: _text(
+            ctx, top, "description", "scenario", "", fix="write free text or drop it"
+        )
+    )
+    cap = ctx.collect(_max_concurrency, ctx, top)
+    turns = top.get("turns")
+    built = []
+    if not isinstance(turns, list) or not turns:
+        ctx.collect(
+            ctx.fail,
+            "turns",
+            turns,
+            "must be a non-empty list of turns",
+            'add "turns": [{"blocks": [{"text": 20}]}]',
+        )
+    else:
+        built = [ctx.collect(_turn, ctx, t, k) for k, t in enumerate(turns)]
+    ctx.raise_errors()
+    return Scenario(
+        name=cast(str, name),
+        turns=tuple(cast(Turn, t) for t in built),
+        max_concurrency=cap,
+        description=cast(str, description),
+        source=ctx.source,
+    )
+
+
+def _max_concurrency(ctx: _Ctx, top: Mapping[str, Any]) -> int | None:
     cap = top.get("max_concurrency")
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)):
         ctx.fail("max_concurrency", cap, "must be an integer >= 1 or null", "e.g. 4")
@@ -283,43 +351,33 @@ def _from_dict(data: Mapping[str, Any], ctx: _Ctx) -> Scenario:
             "must be an integer >= 1 or null",
             "use null (or leave it out) for no cap",
         )
-    turns = top.get("turns")
-    if not isinstance(turns, list) or not turns:
-        ctx.fail(
-            "turns",
-            turns,
-            "must be a non-empty list of turns",
-            'add "turns": [{"blocks": [{"text": 20}]}]',
-        )
-    return Scenario(
-        name=cast(str, name),
-        turns=tuple(_turn(ctx, t, k) for k, t in enumerate(turns)),
-        max_concurrency=cap,
-        description=cast(str, description),
-        source=source,
-    )
+    return cap
 
 
 def _turn(ctx: _Ctx, raw: Any, k: int) -> Turn:
     path = f"turns[{k}]"
     data = _mapping(ctx, raw, path, 'write a turn as {"blocks": [...]}')
-    _check_keys(ctx, data, _TURN_KEYS, path)
+    before = len(ctx.errors)
+    ctx.collect(_check_keys, ctx, data, _TURN_KEYS, path)
     values: dict[str, Any] = {}
     for key, nullable, positive, fix in _TURN_NUMBERS:
-        values[key] = _number(
-            ctx,
-            data,
-            key,
-            path,
-            getattr(_DEFAULT_TURN, key),
-            positive=positive,
-            nullable=nullable,
-            fix=fix,
+        values[key] = ctx.collect(
+            lambda key=key, nullable=nullable, positive=positive, fix=fix: _number(
+                ctx,
+                data,
+                key,
+                path,
+                getattr(_DEFAULT_TURN, key),
+                positive=positive,
+                nullable=nullable,
+                fix=fix,
+            )
         )
     raw_blocks = data.get("blocks", [])
     if not isinstance(raw_blocks, list):
         ctx.fail(f"{path}.blocks", raw_blocks, "must be a list", 'e.g. [{"text": 50}]')
     blocks = _blocks(ctx, raw_blocks, k)
+    ctx.skip_if_failed(before)
     _check_monotone(ctx, blocks, values["stream_end"], path)
     return Turn(blocks=blocks, **values)
 
@@ -328,7 +386,17 @@ def _blocks(ctx: _Ctx, raw_blocks: list[Any], k: int) -> tuple[Block, ...]:
     blocks: list[Block] = []
     n_calls = 0
     for b, raw in enumerate(raw_blocks):
-        block = _block(ctx, raw, f"turns[{k}].blocks[{b}]", f"call_{k}_{n_calls}")
+        block = ctx.collect(
+            _block, ctx, raw, f"turns[{k}].blocks[{b}]", f"call_{k}_{n_calls}"
+        )
+        if block is None:
+            # a failed block may have been a call: count it, so that default
+            # ids of later calls stay what they will be once it is fixed
+            if isinstance(raw, Mapping) and (
+                "tool_call" in raw or raw.get("kind") == "tool_call"
+            ):
+                n_calls += 1
+            continue
         if block.call is not None:
             n_calls += 1
         blocks.append(block)

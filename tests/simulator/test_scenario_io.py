@@ -404,14 +404,23 @@ def test_json_validation_errors_name_the_line(tmp_path: Path) -> None:
     path.write_text(json.dumps(data, indent=2))
     lines = path.read_text().splitlines()
     duration_line = 1 + next(n for n, t in enumerate(lines) if '"duration": -2' in t)
+    colour_line = 1 + next(n for n, t in enumerate(lines) if '"colour"' in t)
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    assert str(info.value).startswith(
-        f"{path}:{duration_line}: turns[0].blocks[2].call.duration = -2: must be"
+    # both problems in one message, each with its own line
+    message = str(info.value).splitlines()
+    assert message[0] == (
+        f"{path}: 2 problems in the scenario (fix them all, then load it again):"
     )
+    assert message[1].startswith(
+        f"  {path}:{duration_line}: turns[0].blocks[2].call.duration = -2: must be"
+    )
+    assert message[2].startswith(
+        f"  {path}:{colour_line}: turns[0].blocks[3]: unknown key 'colour'"
+    )
+    assert len(message) == 3
     data["turns"][0]["blocks"][2]["call"]["duration"] = 2
     path.write_text(json.dumps(data, indent=2))
-    colour_line = 1 + next(n for n, t in enumerate(lines) if '"colour"' in t)
     with pytest.raises(ScenarioError, match=rf"s\.json:{colour_line}: turns\[0\]"):
         load_scenario(path)
     # a missing key points at its parent; a top-level problem at the key
@@ -424,6 +433,69 @@ def test_json_validation_errors_name_the_line(tmp_path: Path) -> None:
     path.write_text(json.dumps(data, indent=2))
     with pytest.raises(ScenarioError, match=r"s\.json:\d+: max_concurrency = 0"):
         load_scenario(path)
+
+
+def test_every_problem_of_a_scenario_is_reported_at_once() -> None:
+    data = hand_worked_dict()
+    data["name"] = 7
+    data["colour"] = "red"
+    data["max_concurrency"] = 0
+    turn = data["turns"][0]
+    turn["ttft"] = -1
+    turn["blocks"][1]["tool_call"]["duration"] = -2
+    turn["blocks"][2]["call"]["nmae"] = "b"
+    data["turns"].append({"blocks": [{"txet": 5}, {"text": -3}]})
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(data, source="mine.json")
+    lines = str(info.value).splitlines()
+    assert lines[0] == (
+        "mine.json: 8 problems in the scenario (fix them all, then load it again):"
+    )
+    problems = [line.strip().removeprefix("mine.json: ") for line in lines[1:]]
+    assert [p.split(":")[0].split(" ")[0] for p in problems] == [
+        "scenario",  # unknown key colour
+        "scenario.name",
+        "max_concurrency",
+        "turns[0].ttft",
+        "turns[0].blocks[1].tool_call.duration",
+        "turns[0].blocks[2].call",  # unknown key nmae
+        "turns[1].blocks[0]",  # no block kind
+        "turns[1].blocks[1].text",
+    ]
+    assert "unknown key 'colour'" in problems[0]
+    assert "did you mean 'name'?" in problems[5]
+
+
+def test_fixing_a_bad_call_block_keeps_later_default_ids() -> None:
+    # The first call's block is broken, but it keeps its default id call_0_0
+    # and its place in the count: the explicit ids that collide with the
+    # default ids the fixed file will have are reported now, not after a fix.
+    data = {
+        "name": "ids",
+        "turns": [
+            {
+                "blocks": [
+                    {"tool_call": {"name": "a", "duration": -1}},
+                    {"tool_call": {"name": "b", "duration": 1, "id": "call_0_0"}},
+                    {"tool_call": {"name": "c", "duration": 1}},
+                    {"tool_call": {"name": "d", "duration": 1, "id": "call_0_2"}},
+                ]
+            }
+        ],
+    }
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(data, source="ids.json")
+    message = str(info.value)
+    assert "3 problems" in message
+    assert "turns[0].blocks[0].tool_call.duration = -1" in message
+    assert (
+        "turns[0].blocks[1].tool_call.id = 'call_0_0': call ids must be unique, "
+        "turns[0].blocks[0].tool_call.id has it already" in message
+    )
+    assert (
+        "turns[0].blocks[3].tool_call.id = 'call_0_2': call ids must be unique, "
+        "turns[0].blocks[2].tool_call.id has it already" in message
+    )
 
 
 def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
