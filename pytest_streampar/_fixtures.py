@@ -149,12 +149,22 @@ class StreamparRunner:
         from simulator import current_timeline
 
         state = _current(self._config, "an async streampar test")
+        live: list[Timeline] = []
 
         async def main() -> None:
-            state.point_view(current_timeline())
+            timeline = current_timeline()
+            live.append(timeline)
+            state.point_view(timeline)
             await fn(**kwargs)
 
-        self(main)
+        try:
+            self(main)
+        except BaseException:
+            # The run never returned, so it was not recorded: keep what it
+            # drew up to the failure, for the failed test's plot.
+            if live and "run" not in state.timelines:
+                state.timelines["run"] = live[0]
+            raise
 
 
 def load_scenario_ref(ref: Scenario | str | os.PathLike[str]) -> Scenario:

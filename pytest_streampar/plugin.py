@@ -72,6 +72,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CURRENT_KEY] = None
     config.pluginmanager.register(_Summary(config), "streampar-summary")
     _gate.register(config)
+    if not hasattr(config, "workerinput"):
+        _clear_old_plots(config)
+
+
+def _clear_old_plots(config: pytest.Config) -> None:
+    """Empty the cache's plot folder, so that it holds this session's plots
+    only (a folder given with --streampar-plots is the user's: left alone)."""
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return
+    folder = Path(cache.mkdir("streampar-plots"))
+    for old in folder.iterdir():
+        if old.is_file() and old.suffix in (".png", ".svg"):
+            old.unlink(missing_ok=True)
+    if not any(folder.iterdir()):
+        folder.rmdir()  # made again when a test fails
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -251,8 +267,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     except pytest.skip.Exception:
         _finish(item, state, failed=False)
         raise
-    except BaseException:
-        _finish(item, state, failed=True)
+    except BaseException as exc:
+        _finish(item, state, failed=True, error=exc)
         raise
     fails = []
     if state.budget is not None:
@@ -263,11 +279,17 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     return result
 
 
-def _finish(item: pytest.Item, state: ItemState, *, failed: bool) -> None:
+def _finish(
+    item: pytest.Item,
+    state: ItemState,
+    *,
+    failed: bool,
+    error: BaseException | None = None,
+) -> None:
     settings = item.config.stash[SETTINGS_KEY]
     plots: list[str] = []
     if state.timelines and (failed or settings.plots_dir is not None):
-        plots = _plot(item, state, settings.plots_dir)
+        plots = _plot(item, state, settings.plots_dir, error)
     item.user_properties.append(("streampar", state.payload(plots)))
 
 
@@ -278,7 +300,12 @@ def _plot_dir(config: pytest.Config) -> Path:
     return Path(tempfile.gettempdir()) / "streampar-plots"
 
 
-def _plot(item: pytest.Item, state: ItemState, folder: Path | None) -> list[str]:
+def _plot(
+    item: pytest.Item,
+    state: ItemState,
+    folder: Path | None,
+    error: BaseException | None = None,
+) -> list[str]:
     from simulator._plot import plot_strategies
 
     stem = (folder or _plot_dir(item.config)) / re.sub(
@@ -291,11 +318,25 @@ def _plot(item: pytest.Item, state: ItemState, folder: Path | None) -> list[str]
             stem,
             title=item.nodeid,
             bound_ns=bounds[-1] if bounds else None,
+            broken=_broken_rule(state, error),
         )
     except Exception as exc:
         item.add_report_section("call", "streampar", f"no plot: {exc}")
         return []
     return [str(p) for p in paths if p.suffix == ".png"]
+
+
+def _broken_rule(state: ItemState, error: BaseException | None) -> Any:
+    """What a failed streampar check blames, for the plot to mark, or None."""
+    violations = getattr(error, "violations", None)
+    if not violations:
+        return None
+    from simulator._plot import BrokenRule
+
+    first = violations[0]
+    checked = getattr(error, "timeline", None)
+    panel = next((name for name, tl in state.timelines.items() if tl is checked), None)
+    return BrokenRule(first.headline, dict(first.notes), panel)
 
 
 # pytest-timeout --------------------------------------------------------------

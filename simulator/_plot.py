@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "BrokenRule",
     "CriticalSegment",
     "busiest_window",
     "pack_rows",
@@ -64,6 +66,7 @@ _STYLE: dict[str, dict[str, Any]] = {
 }
 _OUTCOMES = ("ok", "error", "timeout", "cancelled")
 _BOUND_COLOR = "#cc79a7"
+_BROKEN_COLOR = "#d7191c"
 _BAR_HEIGHT = 0.72
 _SVG_SALT = "pytest-streampar"
 _RC: dict[str, Any] = {
@@ -106,6 +109,7 @@ class _Panel:
     hand_backs: list[float] = field(default_factory=list)
     end_s: float = 0.0
     stream_row: int = 1
+    marked: list[tuple[float, float, int, str]] = field(default_factory=list)
 
     def layer(self, style: str) -> _Layer:
         return self.layers.setdefault(style, _Layer())
@@ -270,7 +274,13 @@ def _add_stream(
         panel.layer("stream").add(start, end, row)
 
 
-def _build_panel(name: str, timeline: Timeline, view: _View, max_named: int) -> _Panel:
+def _build_panel(
+    name: str,
+    timeline: Timeline,
+    view: _View,
+    max_named: int,
+    marks: Mapping[str, str] | None = None,
+) -> _Panel:
     spans = [s for s in timeline.spans if view.keeps_span(s)]
     instants = [i for i in timeline.instants if view.keeps_instant(i)]
     tool_spans = [s for s in spans if s.name in ("tool", "result")]
@@ -295,6 +305,9 @@ def _build_panel(name: str, timeline: Timeline, view: _View, max_named: int) -> 
             panel.layer(style).add(start, end, row)
             if span.name == "tool" and span.attrs.get("safety") == "exclusive":
                 panel.layer("exclusive").add(start, end, row)
+            call_id = str(span.attrs.get("call_id", span.lane.removeprefix("tool ")))
+            if span.name == "tool" and marks and call_id in marks:
+                panel.marked.append((start, end, row, marks[call_id]))
     for instant in instants:
         at = view.seconds(instant.at_ns)
         if instant.name == "call_complete":
@@ -437,6 +450,37 @@ def _draw_marks(ax: Axes, panel: _Panel, n_rows: int) -> set[str]:
     return drawn
 
 
+def _draw_broken(ax: Axes, panel: _Panel, span_s: float) -> bool:
+    """Outline in red the tool runs a failed check blames, with its note."""
+    from matplotlib.patches import Rectangle
+
+    half = _BAR_HEIGHT / 2 + 0.12
+    for start, end, row, note in panel.marked:
+        width = max(end - start, span_s * 0.004)
+        ax.add_patch(
+            Rectangle(
+                (start, -row - half),
+                width,
+                2 * half,
+                fill=False,
+                edgecolor=_BROKEN_COLOR,
+                linewidth=2.2,
+                zorder=6,
+            )
+        )
+        ax.annotate(
+            note,
+            (start + width, -row),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=_BROKEN_COLOR,
+            zorder=7,
+        )
+    return bool(panel.marked)
+
+
 def _annotate_end(
     ax: Axes, panel: _Panel, first: _Panel | None, xlim: tuple[float, float]
 ) -> None:
@@ -541,6 +585,12 @@ def _legend_handles(drawn: set[str], bound_s: float | None) -> list[Any]:
             label="result fed forward",
         ),
         "hand_backs": Line2D([], [], color="#222222", label="hand-back"),
+        "broken": Patch(
+            fill=False,
+            edgecolor=_BROKEN_COLOR,
+            linewidth=2.2,
+            label="blamed by the failed check",
+        ),
     }
     handles += [h for key, h in marks.items() if key in drawn]
     if bound_s is not None:
@@ -598,6 +648,7 @@ def plot_strategies(
     bound_ns: int | None = None,
     critical_path: Sequence[CriticalSegment] | None = None,
     max_named_tools: int = 10,
+    broken: BrokenRule | None = None,
 ) -> list[Path]:
     """Draw several runs one above another on one shared time axis, to files.
 
@@ -615,6 +666,7 @@ def plot_strategies(
         bound_ns: see :func:`strategies_figure`.
         critical_path: see :func:`strategies_figure`.
         max_named_tools: see :func:`strategies_figure`.
+        broken: see :func:`strategies_figure`.
 
     Returns:
         The PNG path and the SVG path.
@@ -632,6 +684,7 @@ def plot_strategies(
             bound_ns=bound_ns,
             critical_path=critical_path,
             max_named_tools=max_named_tools,
+            broken=broken,
         )
 
     return _render(draw, path_stem)
@@ -646,6 +699,7 @@ def strategies_figure(
     bound_ns: int | None = None,
     critical_path: Sequence[CriticalSegment] | None = None,
     max_named_tools: int = 10,
+    broken: BrokenRule | None = None,
 ) -> Figure:
     """A matplotlib figure of several runs, one panel each, sharing one x axis.
 
@@ -672,6 +726,9 @@ def strategies_figure(
             critical path, drawn in an extra panel at the bottom; same time
             base as ``bound_ns``.
         max_named_tools: up to this many tools get a lane of their own.
+        broken: a rule a check found broken: its words go under the title, and
+            the tool runs it blames are outlined in red, with their notes, in
+            the panel it names (every panel when it names none).
 
     Returns:
         The figure, on an Agg canvas.
@@ -688,15 +745,47 @@ def strategies_figure(
             "{'sequential': timeline, ...}"
         )
     views, xlim = _views(runs, window, turn)
+
+    def marks(name: str) -> Mapping[str, str] | None:
+        if broken is None or broken.panel not in (None, name):
+            return None
+        return broken.notes
+
     panels = [
-        _build_panel(name, tl, views[name], max_named_tools)
+        _build_panel(name, tl, views[name], max_named_tools, marks(name))
         for name, tl in runs.items()
     ]
     bound_s = None if bound_ns is None else bound_ns / NS
     with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
-        return _strategies_figure(
+        fig = _strategies_figure(
             panels, title, xlim, bound_s, critical_path, turn, window
         )
+    if broken is not None:
+        words = textwrap.wrap(f"broken: {broken.headline}", 120)
+        if len(words) > 3:
+            words = [*words[:2], _shorten(words[2], 116) + " …"]
+        fig.suptitle("\n".join([title, *words]), fontsize=11, color=_BROKEN_COLOR)
+    return fig
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    """What a failed check blames, for :func:`strategies_figure` to mark.
+
+    Attributes:
+        headline: the rule and the offence, written under the title.
+        notes: call id to a short note; those tool runs are outlined in red.
+        panel: the run the check looked at (a key of ``runs``), or None to
+            mark the calls in every panel.
+    """
+
+    headline: str
+    notes: Mapping[str, str] = field(default_factory=dict)
+    panel: str | None = None
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _strategies_figure(
@@ -724,6 +813,8 @@ def _strategies_figure(
     for n, (ax, panel) in enumerate(zip(axes_list, panels, strict=False)):
         drawn |= _draw_layers(ax, panel, span_s + pad)
         drawn |= _draw_marks(ax, panel, len(panel.labels))
+        if _draw_broken(ax, panel, span_s):
+            drawn.add("broken")
         if bound_s is not None:
             ax.axvline(bound_s, color=_BOUND_COLOR, linestyle="--", linewidth=1.6)
         _style_axes(ax, panel)

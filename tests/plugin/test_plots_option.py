@@ -76,6 +76,105 @@ def test_failed_tests_are_plotted_into_the_cache(pytester: pytest.Pytester) -> N
     ]
 
 
+def test_a_new_session_drops_the_old_plots(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_p=TESTS)
+    pytester.runpytest("-p", "no:randomly", "--streampar-backend=trio")
+    folder = pytester.path / ".pytest_cache" / "d" / "streampar-plots"
+    assert len(list(folder.glob("*.png"))) == 2
+    keep = folder / "notes.txt"
+    keep.write_text("not a plot")
+    pytester.makepyfile(
+        test_p="""
+        def test_assert_after_run(streampar_run):
+            streampar_run.strategy("hand-worked", "overlapped")
+            assert 1 == 2
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--streampar-backend=trio")
+    result.assert_outcomes(failed=1)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "notes.txt",
+        "test_p.py_test_assert_after_run_trio_.png",
+        "test_p.py_test_assert_after_run_trio_.svg",
+    ]
+
+
+BROKEN = """
+import anyio
+from pytest_streampar.assertions import assert_results_in_call_order
+from pytest_streampar.strategies import scenario_from_dict
+from simulator._model import CallComplete
+
+SCENARIO = scenario_from_dict({"name": "two", "turns": [{"blocks": [
+    {"text": 50},
+    {"tool_call": {"id": "A", "name": "read", "duration": 3.0}},
+    {"tool_call": {"id": "B", "name": "grep", "duration": 1.0}},
+]}]})
+
+async def harness(model, tools):
+    while model.has_next_turn:
+        finished = []
+        async def run(call):
+            finished.append(await tools.call(call.id, call.name, call.arguments))
+        async with anyio.create_task_group() as tg:
+            async for event in model.stream():
+                if isinstance(event, CallComplete):
+                    tg.start_soon(run, event.call)
+        model.hand_back(finished)  # in completion order: B before A
+
+async def test_async(streampar_model, streampar_tools, streampar_timeline):
+    await harness(streampar_model(SCENARIO), streampar_tools(SCENARIO))
+    assert_results_in_call_order(streampar_timeline)
+
+def test_with_reference(streampar_run, streampar_model, streampar_tools):
+    streampar_run.strategy(SCENARIO, "sequential")
+    run = streampar_run(harness, streampar_model(SCENARIO), streampar_tools(SCENARIO))
+    assert_results_in_call_order(run.timeline)
+"""
+
+
+def test_the_plot_of_a_failed_check_marks_what_it_blames(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyfile(test_b=BROKEN)
+    out = tmp_path / "plots"
+    result = pytester.runpytest(
+        "-p", "no:randomly", "--streampar-backend=asyncio", f"--streampar-plots={out}"
+    )
+    result.assert_outcomes(failed=2)
+    # The SVG keeps its text as text: the rule under the title, the notes
+    # beside the blamed calls, the legend entry.
+    for name in (
+        "test_b.py_test_async_asyncio_",
+        "test_b.py_test_with_reference_asyncio_",
+    ):
+        assert (out / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+        svg = (out / f"{name}.svg").read_text()
+        assert "broken: results go back in call order: turn 0" in svg
+        assert svg.count(">owed first<") == 1
+        assert svg.count(">too early<") == 1
+        assert "blamed by the failed check" in svg
+    # With a reference run beside it, only the checked run's panel is marked:
+    # both panels are there, the notes appear once.
+    svg = (out / "test_b.py_test_with_reference_asyncio_.svg").read_text()
+    assert ">sequential<" in svg and ">run<" in svg
+
+
+def test_a_passing_test_plot_marks_nothing(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyfile(TESTS)
+    out = tmp_path / "plots"
+    pytester.runpytest(
+        "-p", "no:randomly", "--streampar-backend=asyncio", f"--streampar-plots={out}"
+    )
+    svg = out / "test_plots_option.py_test_fast_asyncio_.svg"
+    if not svg.exists():
+        svg = next(out.glob("*test_fast_asyncio_.svg"))
+    text = svg.read_text()
+    assert "broken:" not in text and "blamed by the failed check" not in text
+
+
 def test_plots_option_plots_every_streampar_test(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
