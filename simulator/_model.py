@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 import anyio
 
 from ._errors import SimulatorError
+from ._faults import WireFaults, cut_ns
 from ._run import current_timeline, now_ns
 from ._scenario import BlockKind, Safety, Scenario, ToolCall, Turn, to_ns
 from ._timeline import Timeline
@@ -40,6 +41,7 @@ __all__ = [
     "RequestStart",
     "SimulatedModel",
     "Stop",
+    "StreamError",
     "TurnTimes",
     "Wire",
     "arguments_for",
@@ -48,6 +50,9 @@ __all__ = [
 
 Wire = Literal["canonical", "anthropic", "openai-chat", "openai-responses"]
 WIRES: tuple[str, ...] = ("canonical", "anthropic", "openai-chat", "openai-responses")
+
+# how faults end a turn's stream: ("truncate" | "error", block index), or None
+Ending = tuple[str, int] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +130,36 @@ class CallComplete:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """The stream ended; ``stop_reason`` is ``"tool_use"`` or ``"end_turn"``."""
+    """The stream ended; ``stop_reason`` is ``"tool_use"`` or ``"end_turn"``
+    (``"max_tokens"`` or another one under :class:`WireFaults`)."""
 
     stop_reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class StreamError:
+    """The stream failed mid-way (a ``WireFaults.error_after_calls`` fault).
+
+    Nothing follows it; the calls completed before it are the turn's calls.
+    """
+
+    error_type: str
+    message: str
+
+
 ModelEvent = (
-    RequestStart | FirstToken | BlockStart | BlockDelta | BlockEnd | CallComplete | Stop
+    RequestStart
+    | FirstToken
+    | BlockStart
+    | BlockDelta
+    | BlockEnd
+    | CallComplete
+    | Stop
+    | StreamError
 )
+
+# what a failed stream reports (Anthropic's overload error, the common one)
+OVERLOADED = StreamError("overloaded_error", "Overloaded (simulated fault)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +222,60 @@ def canonical_events(turn: Turn, index: int, send_ns: int) -> list[tuple[int, An
     reason = "tool_use" if turn.calls else "end_turn"
     events.append((send_ns + turn.stream_end_ns(), Stop(reason)))
     return events
+
+
+def ending_of(turn: Turn, faults: WireFaults | None, index: int) -> Ending:
+    """How the faults end turn ``index``'s stream: ``("truncate", block)``,
+    ``("error", block or -1 for the first token)`` or ``None`` (as scripted).
+
+    A truncation needs a call in the turn; an error after k calls needs k calls.
+    """
+    if faults is None or not faults.applies_to(index):
+        return None
+    calls = [i for i, b in enumerate(turn.blocks) if b.call is not None]
+    if faults.truncate and calls:
+        return ("truncate", calls[-1])
+    k = faults.error_after_calls
+    if k is not None and k <= len(calls):
+        return ("error", calls[k - 1] if k else -1)
+    return None
+
+
+def faulted_events(
+    events: list[tuple[int, Any]], ending: Ending, stop_reason: str | None
+) -> list[tuple[int, Any]]:
+    """Canonical events as the faults end them; no remaining event moves.
+
+    A truncated stream keeps the cut block's start and ends with
+    ``Stop("max_tokens")`` at :func:`cut_ns`; a failed one keeps everything up
+    to the k-th ``CallComplete`` (or the first token) and ends with a
+    :class:`StreamError` at that moment.
+    """
+    if ending is None:
+        if stop_reason is None:
+            return events
+        return [(t, Stop(stop_reason) if type(e) is Stop else e) for t, e in events]
+    what, block = ending
+    out: list[tuple[int, Any]] = []
+    for when, event in events:
+        kind = type(event)
+        if what == "truncate" and kind is BlockStart and event.index == block:
+            out.append((when, event))
+            done = next(
+                t for t, e in events if type(e) is BlockEnd and e.index == block
+            )
+            out.append((cut_ns(when, done), Stop("max_tokens")))
+            return out
+        out.append((when, event))
+        if what == "error" and (
+            (kind is FirstToken and block < 0)
+            or (kind is CallComplete and event.index == block)
+        ):
+            out.append((when, OVERLOADED))
+            return out
+    raise SimulatorError(  # pragma: no cover - ending_of picks a block that exists
+        f"fault ending {ending!r} names no block of the stream"
+    )
 
 
 async def wait_until_ns(when: int) -> None:
@@ -273,6 +354,8 @@ class _Play:
     stream_done: bool = False
     announced: list[str] = field(default_factory=list)
     fed: list[str] = field(default_factory=list)
+    cut: str | None = None  # the call a max_tokens truncation cut
+    failed: bool = False  # the stream ended with a StreamError
 
 
 class SimulatedModel:
@@ -296,6 +379,14 @@ class SimulatedModel:
             yield plain dicts shaped like that provider's stream events.
         feed_forward: results are prefilled as :meth:`feed` hands them in,
             not all at once at the hand-back.
+        faults: wire fault knobs (:class:`WireFaults`), off by default. A
+            truncated call never counts as complete (a result for it at the
+            hand-back is an error); after a mid-stream error the hand-back
+            wants one result for each call completed before it.
+
+    Raises:
+        SimulatorError: ``wire`` is unknown, or a fault knob has a bad value
+            or does not apply to ``wire``.
     """
 
     def __init__(
@@ -305,11 +396,20 @@ class SimulatedModel:
         timeline: Timeline | None = None,
         wire: Wire = "canonical",
         feed_forward: bool = False,
+        faults: WireFaults | None = None,
     ) -> None:
         if wire not in WIRES:
             raise SimulatorError(
                 f"wire = {wire!r} is not a stream format; use one of {', '.join(WIRES)}"
             )
+        if faults is not None and not isinstance(faults, WireFaults):
+            raise SimulatorError(
+                f"faults = {faults!r}: must be a WireFaults or None; build "
+                f"WireFaults(truncate=True) or similar"
+            )
+        if faults is not None:
+            faults.validate(wire)
+        self.faults = faults
         self.scenario = scenario
         self.wire: Wire = wire
         self.feed_forward = feed_forward
@@ -363,15 +463,32 @@ class SimulatedModel:
             send = max(ready, self._prefill_ready_ns)
         else:
             send = ready + self._prefill_wait_ns
-        self._play = _Play(self._turn, start, send, turn.calls)
+        play = self._play = _Play(self._turn, start, send, turn.calls)
         self._turn += 1
+        faults = self.faults
+        if self.wire == "canonical" and (
+            faults is None or not faults.applies_to(play.index)
+        ):
+            return _TurnStream(self, _canonical_entries(turn, play.index), send)
+        events = canonical_events(turn, play.index, send)
+        ending = ending_of(turn, faults, play.index)
+        if ending is not None and ending[0] == "truncate":
+            cut = turn.blocks[ending[1]].call
+            play.cut = cut.id if cut is not None else None
+        return _TurnStream(self, self._entries(events, ending), 0)
+
+    def _entries(self, events: list[tuple[int, Any]], ending: Ending) -> list[Entry]:
+        faults = self.faults
+        stop_reason = faults.stop_reason if faults is not None else None
         if self.wire == "canonical":
-            entries = _canonical_entries(turn, self._play.index)
-            return _TurnStream(self, entries, send)
+            return [
+                (t, e, e, (e.call.id,) if type(e) is CallComplete else ())
+                for t, e in faulted_events(events, ending, stop_reason)
+            ]
         from ._wire import render
 
-        events = canonical_events(turn, self._play.index, send)
-        return _TurnStream(self, render(self.wire, events, self.scenario.name), 0)
+        events = faulted_events(events, None, stop_reason)
+        return render(self.wire, events, self.scenario.name, faults, ending)
 
     def _account(self, when: int, event: Any, known: tuple[str, ...]) -> None:
         """Record what the event at ``when`` stands for in the timeline."""
@@ -397,11 +514,30 @@ class SimulatedModel:
             )
         elif kind is FirstToken:
             self.timeline.add_instant("first_token", "model", when, turn=play.index)
-        elif kind is Stop:
-            play.stream_done = True
-            self.timeline.add_span(
-                "stream", "model", play.send_ns, when, turn=play.index
+        elif kind is Stop or kind is StreamError:
+            self._stream_end(play, when, event)
+
+    def _stream_end(self, play: _Play, when: int, event: Any) -> None:
+        """Record the stream span; a fault's end is marked where it happened."""
+        play.stream_done = True
+        turn = play.index
+        if type(event) is StreamError:
+            play.failed = True
+            self.timeline.add_instant(
+                "stream_error", "model", when, turn=turn, error=event.error_type
             )
+            self.timeline.add_span(
+                "stream", "model", play.send_ns, when, turn=turn, ended="error"
+            )
+        elif play.cut is not None:
+            self.timeline.add_instant(
+                "call_cut", "model", when, turn=turn, call_id=play.cut
+            )
+            self.timeline.add_span(
+                "stream", "model", play.send_ns, when, turn=turn, ended="max_tokens"
+            )
+        else:
+            self.timeline.add_span("stream", "model", play.send_ns, when, turn=turn)
 
     def feed(self, result: _Result) -> None:
         """Start prefilling one result now (feed-forward), in call order.
@@ -489,6 +625,18 @@ class SimulatedModel:
         announced = set(play.announced)
         missing = [i for i in play.announced if i not in seen]
         extra = sorted(seen - announced)
+        if play.cut is not None and play.cut in seen:
+            raise SimulatorError(
+                f"hand_back of turn {play.index}: call {play.cut!r} was cut by "
+                f"max_tokens truncation and never completed, so it has no result; "
+                f"the harness must not run a truncated call. Drop its result"
+            )
+        if extra and play.failed:
+            raise SimulatorError(
+                f"hand_back of turn {play.index}: calls {extra} never completed: "
+                f"the stream failed after {len(play.announced)} complete calls. "
+                f"Hand back results for those calls only"
+            )
         if twice or missing or extra:
             raise SimulatorError(
                 f"hand_back of turn {play.index}: every call the stream completed "

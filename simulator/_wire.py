@@ -31,15 +31,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import SimulatorError
+from ._faults import WireFaults, chat_finish
 from ._model import (
+    OVERLOADED,
     BlockDelta,
     BlockStart,
     CallComplete,
     CallInfo,
+    Ending,
     Entry,
     FirstToken,
     RequestStart,
     Stop,
+    StreamError,
 )
 
 __all__ = ["StreamDecoder", "decoder_for", "render"]
@@ -113,29 +117,87 @@ def _arguments(call: CallInfo) -> str:
     return json.dumps(dict(call.arguments), separators=(",", ":"))
 
 
-def render(wire: str, events: list[tuple[int, Any]], label: str) -> list[Entry]:
+def render(
+    wire: str,
+    events: list[tuple[int, Any]],
+    label: str,
+    faults: WireFaults | None = None,
+    ending: Ending = None,
+) -> list[Entry]:
     """Render a canonical stream in wire format ``wire`` as model entries.
+
+    The whole stream is rendered first; a fault ``ending`` then keeps the
+    entries before the cut or the error and appends the wire's own closing
+    events at that moment, so no remaining event moves.
 
     Args:
         wire: ``"anthropic"``, ``"openai-chat"`` or ``"openai-responses"``.
         events: ``(ns, event)`` pairs from ``canonical_events``.
         label: a short name used in the generated ids.
+        faults: fault knobs, already validated for ``wire``.
+        ending: how the faults end this turn (see ``_model.ending_of``).
 
     Returns:
         ``(ns, dict or None, canonical event or None, call ids now known
         complete)`` entries; a ``None`` dict is not yielded, only accounted.
     """
     plan = _plan(events)
+    if faults is not None and not faults.applies_to(plan.turn):
+        faults = None
+    renderer: _Anthropic | _Chat | _Responses
     if wire == "anthropic":
-        return _Anthropic(plan, label).entries()
-    if wire == "openai-chat":
-        return _Chat(plan, label).entries()
-    if wire == "openai-responses":
-        return _Responses(plan, label).entries()
-    raise SimulatorError(  # pragma: no cover - SimulatedModel checks the name
-        f"wire = {wire!r} has no renderer; use anthropic, openai-chat or "
-        f"openai-responses"
-    )
+        renderer = _Anthropic(plan, label)
+    elif wire == "openai-chat":
+        renderer = _Chat(plan, label, faults)
+    elif wire == "openai-responses":
+        renderer = _Responses(plan, label)
+    else:  # pragma: no cover - SimulatedModel checks the name
+        raise SimulatorError(
+            f"wire = {wire!r} has no renderer; use anthropic, openai-chat or "
+            f"openai-responses"
+        )
+    out = renderer.entries()
+    if ending is not None:
+        out = renderer.end(*ending)
+    if faults is not None and faults.ping is not None:
+        out = _with_pings(out, faults.ping)
+    return out
+
+
+_PING = {"type": "ping"}
+
+
+def _with_pings(out: list[Entry], every: int) -> list[Entry]:
+    """Anthropic pings after ``message_start`` and every ``every``-th delta,
+    each at the timestamp of the event it follows."""
+    pinged: list[Entry] = []
+    deltas = 0
+    for entry in out:
+        pinged.append(entry)
+        kind = entry[1]["type"] if entry[1] is not None else None
+        if kind == "content_block_delta":
+            deltas += 1
+        if kind == "message_start" or (
+            kind == "content_block_delta" and deltas % every == 0
+        ):
+            pinged.append((entry[0], dict(_PING), None, ()))
+    return pinged
+
+
+class _Marks:
+    """Where in a rendered stream each block's first piece and completion sit
+    (entry counts), so that a fault can end the stream there."""
+
+    def __init__(self) -> None:
+        self.first_token = 0
+        self.first_piece: dict[int, int] = {}
+        self.complete: dict[int, int] = {}
+
+    def keep(self, what: str, block: int) -> int:
+        """How many entries a ``what`` ending at ``block`` keeps."""
+        if what == "truncate":
+            return self.first_piece[block]
+        return self.complete[block] if block >= 0 else self.first_token
 
 
 class _Anthropic:
@@ -145,6 +207,32 @@ class _Anthropic:
         self.plan = plan
         self.msg_id = f"msg_{label}_{plan.turn}"
         self.out: list[Entry] = []
+        self.marks = _Marks()
+
+    def end(self, what: str, block: int) -> list[Entry]:
+        """The stream cut (``max_tokens``) or failed at ``block``."""
+        out = self.out[: self.marks.keep(what, block)]
+        when = out[-1][0]
+        if what == "error":
+            error = {
+                "type": "error",
+                "error": {"type": OVERLOADED.error_type, "message": OVERLOADED.message},
+            }
+            return [*out, (when, error, OVERLOADED, ())]
+        stop = {"type": "content_block_stop", "index": block}
+        tokens = sum(b.tokens for b in self.plan.blocks if b.index < block)
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
+            "usage": {"output_tokens": tokens},
+        }
+        closing = {"type": "message_stop"}
+        return [
+            *out,
+            (when, stop, None, ()),
+            (when, delta, None, ()),
+            (when, closing, Stop("max_tokens"), ()),
+        ]
 
     def entries(self) -> list[Entry]:
         plan = self.plan
@@ -161,6 +249,7 @@ class _Anthropic:
         start = {"type": "message_start", "message": message}
         self.out.append((plan.send, start, RequestStart(plan.turn), ()))
         self.out.append((plan.first, {"type": "ping"}, FirstToken(plan.turn), ()))
+        self.marks.first_token = len(self.out)
         for block in plan.blocks:
             self._block(block)
         tokens = sum(b.tokens for b in plan.blocks)
@@ -204,6 +293,7 @@ class _Anthropic:
             delta = {"type": delta_type, field: piece}
             event = {"type": "content_block_delta", "index": i, "delta": delta}
             self.out.append((when, event, None, ()))
+            self.marks.first_piece.setdefault(i, len(self.out))
         if block.kind == "thinking":
             sig = {"type": "signature_delta", "signature": f"sig_{i}"}
             event = {"type": "content_block_delta", "index": i, "delta": sig}
@@ -211,17 +301,42 @@ class _Anthropic:
         stop = {"type": "content_block_stop", "index": i}
         known = (call.id,) if call is not None else ()
         self.out.append((block.done, stop, block.complete, known))
+        self.marks.complete[i] = len(self.out)
 
 
 class _Chat:
     """OpenAI Chat Completions chunks (``choices[0].delta`` carries the news)."""
 
-    def __init__(self, plan: _Plan, label: str) -> None:
+    def __init__(
+        self, plan: _Plan, label: str, faults: WireFaults | None = None
+    ) -> None:
         self.plan = plan
         self.chunk_id = f"chatcmpl-{label}-{plan.turn}"
         self.out: list[Entry] = []
         self.open_call: str | None = None
         self.call_index = 0
+        self.reuse = faults is not None and faults.index_reuse
+        # index reuse without missing ids: every fragment names its call
+        self.ids_once = not self.reuse or bool(faults and faults.missing_ids)
+        self.marks = _Marks()
+        self.block_call: dict[int, str] = {}
+
+    def end(self, what: str, block: int) -> list[Entry]:
+        """The stream cut (``finish_reason "length"``) or failed at ``block``."""
+        out = self.out[: self.marks.keep(what, block)]
+        when = out[-1][0]
+        if what == "truncate":
+            return [*out, (when, self._chunk({}, "length"), Stop("max_tokens"), ())]
+        error = {
+            "error": {
+                "message": OVERLOADED.message,
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        }
+        known = (self.block_call[block],) if block >= 0 else ()
+        return [*out, (when, error, OVERLOADED, known)]
 
     def _chunk(
         self, delta: dict[str, Any], finish: str | None = None
@@ -240,9 +355,10 @@ class _Chat:
         self.out.append((plan.send, None, RequestStart(plan.turn), ()))
         hello = self._chunk({"role": "assistant", "content": ""})
         self.out.append((plan.first, hello, FirstToken(plan.turn), ()))
+        self.marks.first_token = len(self.out)
         for block in plan.blocks:
             self._block(block)
-        finish = "tool_calls" if plan.stop.stop_reason == "tool_use" else "stop"
+        finish = chat_finish(plan.stop.stop_reason)
         last = self._close()
         self.out.append((plan.stop_at, self._chunk({}, finish), plan.stop, last))
         return self.out
@@ -259,8 +375,9 @@ class _Chat:
             for when, piece in _split(_filler(block.tokens), block.begin, block.done):
                 self.out.append((when, self._chunk({key: piece}), None, ()))
             return
-        k = self.call_index
+        k = 0 if self.reuse else self.call_index
         self.call_index += 1
+        self.block_call[block.index] = call.id
         head = {
             "index": k,
             "id": call.id,
@@ -273,9 +390,13 @@ class _Chat:
         )
         pieces = _split(_arguments(call), block.begin, block.done)
         for n, (when, piece) in enumerate(pieces):
-            frag = {"index": k, "function": {"arguments": piece}}
+            frag: dict[str, Any] = {"index": k, "function": {"arguments": piece}}
+            if not self.ids_once:
+                frag["id"] = call.id
             record = block.complete if n == len(pieces) - 1 else None
             self.out.append((when, self._chunk({"tool_calls": [frag]}), record, ()))
+            self.marks.first_piece.setdefault(block.index, len(self.out))
+        self.marks.complete[block.index] = len(self.out)
         self.open_call = call.id
 
 
@@ -288,6 +409,32 @@ class _Responses:
         self.out: list[Entry] = []
         self.items: list[dict[str, Any]] = []
         self.seq = 0
+        self.marks = _Marks()
+        self.added: dict[int, dict[str, Any]] = {}
+
+    def end(self, what: str, block: int) -> list[Entry]:
+        """The stream cut (``response.incomplete``) or failed at ``block``."""
+        out = self.out[: self.marks.keep(what, block)]
+        when = out[-1][0]
+        shown = [e for _, e, _, _ in out if e is not None]
+        items = [e["item"] for e in shown if e["type"] == "response.output_item.done"]
+        response: dict[str, Any] = {"id": self.resp_id, "output": items}
+        record: Stop | StreamError
+        if what == "truncate":
+            cut = dict(self.added[block])
+            cut.update(arguments=shown[-1]["delta"], status="incomplete")
+            response.update(
+                status="incomplete",
+                incomplete_details={"reason": "max_output_tokens"},
+                output=[*items, cut],
+            )
+            kind, record = "response.incomplete", Stop("max_tokens")
+        else:
+            error = {"code": "server_error", "message": OVERLOADED.message}
+            response.update(status="failed", error=error)
+            kind, record = "response.failed", OVERLOADED
+        event = {"type": kind, "response": response, "sequence_number": len(shown)}
+        return [*out, (when, event, record, ())]
 
     def _add(self, when: int, event: dict[str, Any], record: Any = None) -> None:
         event["sequence_number"] = self.seq
@@ -311,11 +458,18 @@ class _Responses:
         }
         self._add(plan.send, progress)
         self.out.append((plan.first, None, FirstToken(plan.turn), ()))
+        self.marks.first_token = len(self.out)
         for block in plan.blocks:
             self._block(block)
-        response = self._response("completed")
+        if plan.stop.stop_reason == "max_tokens":
+            response = self._response("incomplete")
+            response["incomplete_details"] = {"reason": "max_output_tokens"}
+            kind = "response.incomplete"
+        else:
+            response = self._response("completed")
+            kind = "response.completed"
         response["usage"] = {"output_tokens": sum(b.tokens for b in plan.blocks)}
-        done = {"type": "response.completed", "response": response}
+        done = {"type": kind, "response": response}
         self._add(plan.stop_at, done, plan.stop)
         return self.out
 
@@ -396,6 +550,7 @@ class _Responses:
             "arguments": "",
             "status": "in_progress",
         }
+        self.added[block.index] = dict(item)
         self._add(
             block.begin,
             {
@@ -415,6 +570,7 @@ class _Responses:
                     "delta": piece,
                 },
             )
+            self.marks.first_piece.setdefault(block.index, len(self.out))
         self._add(
             block.done,
             {
@@ -434,6 +590,7 @@ class _Responses:
             "item": item,
         }
         self._add(block.done, event, block.complete)
+        self.marks.complete[block.index] = len(self.out)
 
 
 class StreamDecoder:
@@ -441,24 +598,52 @@ class StreamDecoder:
 
     Call :meth:`feed` with each event as it arrives; it returns the calls that
     the event completes, in call order. :attr:`done` turns True at the event
-    that ends the stream.
+    that ends the stream. Calls are complete by their content, never by the
+    stop reason: a call whose arguments were cut (``max_tokens``) is listed in
+    :attr:`cut`, never returned.
+
+    Attributes:
+        done: the stream has ended (normally, cut, or by an error).
+        stop_reason: the stop reason in the wire's own words (``"tool_use"``,
+            ``"tool_calls"``, ``"length"``, ``"incomplete"``, ...), or None.
+        error: the error type of a mid-stream error, or None.
+        cut: ids of calls whose arguments a truncation cut off.
     """
 
     def __init__(self) -> None:
         self.done = False
+        self.stop_reason: str | None = None
+        self.error: str | None = None
+        self.cut: list[str] = []
 
     def feed(self, event: Any) -> list[CallInfo]:
         """Take one event; return the calls it completes (usually none)."""
         raise NotImplementedError  # pragma: no cover - every subclass overrides it
 
+    def _fail(self, error: str) -> list[CallInfo]:
+        self.error = error
+        self.done = True
+        return []
+
 
 class _CanonicalDecoder(StreamDecoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._open: dict[int, str] = {}
+
     def feed(self, event: Any) -> list[CallInfo]:
         kind = type(event)
-        if kind is CallComplete:
+        if kind is BlockStart and event.call_id is not None:
+            self._open[event.index] = event.call_id
+        elif kind is CallComplete:
+            self._open.pop(event.index, None)
             return [event.call]
-        if kind is Stop:
+        elif kind is Stop:
+            self.stop_reason = event.stop_reason
+            self.cut.extend(self._open.values())
             self.done = True
+        elif kind is StreamError:
+            return self._fail(event.error_type)
         return []
 
 
@@ -477,14 +662,26 @@ def _parse_arguments(call_id: str, text: str) -> dict[str, Any]:
     return value
 
 
+def _is_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
+
+
 class _AnthropicDecoder(StreamDecoder):
+    """A ``tool_use`` block whose JSON does not parse at its stop is held: a
+    ``max_tokens`` stop reason marks it cut; anything else raises."""
+
     def __init__(self) -> None:
         super().__init__()
         self._open: dict[int, tuple[str, str, list[str]]] = {}
+        self._held: tuple[str, str] | None = None
 
     def feed(self, event: Any) -> list[CallInfo]:
         kind = event.get("type")
         if kind == "content_block_start":
+            self._release()
             block = event["content_block"]
             if block.get("type") == "tool_use":
                 self._open[event["index"]] = (block["id"], block["name"], [])
@@ -493,28 +690,65 @@ class _AnthropicDecoder(StreamDecoder):
             if delta.get("type") == "input_json_delta" and event["index"] in self._open:
                 self._open[event["index"]][2].append(delta["partial_json"])
         elif kind == "content_block_stop" and event["index"] in self._open:
-            call_id, name, parts = self._open.pop(event["index"])
-            args = _parse_arguments(call_id, "".join(parts))
-            return [CallInfo(call_id, name, args)]
+            return self._stop(event["index"])
+        elif kind == "message_delta":
+            self.stop_reason = event["delta"].get("stop_reason")
+            if self.stop_reason != "max_tokens":
+                self._release()
         elif kind == "message_stop":
-            self.done = True
+            self._finish()
+        elif kind == "error":
+            return self._fail(event["error"].get("type", "error"))
         return []
+
+    def _stop(self, index: int) -> list[CallInfo]:
+        call_id, name, parts = self._open.pop(index)
+        text = "".join(parts)
+        if text and not _is_object(text):
+            self._held = (call_id, text)
+            return []
+        return [CallInfo(call_id, name, _parse_arguments(call_id, text))]
+
+    def _release(self) -> None:
+        """A held block was not cut by max_tokens: its JSON is malformed."""
+        if self._held is not None:
+            _parse_arguments(*self._held)
+
+    def _finish(self) -> None:
+        self.done = True
+        if self.stop_reason == "max_tokens":
+            held = [self._held[0]] if self._held is not None else []
+            self.cut.extend(held + [c for c, _, _ in self._open.values()])
+            self._held = None
+        self._release()
 
 
 class _ChatDecoder(StreamDecoder):
+    """Calls are told apart by index and by id (an index may be reused); at
+    ``finish_reason "length"`` or an error chunk, an open call whose arguments
+    are not a whole JSON object is cut, not complete."""
+
     def __init__(self) -> None:
         super().__init__()
         self._index: int | None = None
         self._call: tuple[str, str, list[str]] | None = None
 
-    def _close(self) -> list[CallInfo]:
+    def _close(self, cut_ok: bool = False) -> list[CallInfo]:
         if self._call is None:
             return []
         call_id, name, parts = self._call
         self._call = self._index = None
-        return [CallInfo(call_id, name, _parse_arguments(call_id, "".join(parts)))]
+        text = "".join(parts)
+        if cut_ok and text and not _is_object(text):
+            self.cut.append(call_id)
+            return []
+        return [CallInfo(call_id, name, _parse_arguments(call_id, text))]
 
     def feed(self, event: Any) -> list[CallInfo]:
+        if event.get("error") is not None:
+            last = self._close(cut_ok=True)
+            self._fail(event["error"].get("type") or "error")
+            return last
         choices = event.get("choices") or []
         if not choices:
             return []
@@ -532,22 +766,37 @@ class _ChatDecoder(StreamDecoder):
                 self._call = (call_id or f"index_{index}", name, [])
                 self._index = index
             self._call[2].append(frag.get("function", {}).get("arguments") or "")
-        if choice.get("finish_reason") is not None:
-            done += self._close()
+        finish = choice.get("finish_reason")
+        if finish is not None:
+            self.stop_reason = finish
+            done += self._close(cut_ok=finish == "length")
             self.done = True
         return done
 
 
 class _ResponsesDecoder(StreamDecoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._open: dict[str, str] = {}
+
     def feed(self, event: Any) -> list[CallInfo]:
         kind = event.get("type")
-        if kind == "response.output_item.done":
+        if kind == "response.output_item.added":
             item = event["item"]
             if item.get("type") == "function_call":
+                self._open[item["id"]] = item["call_id"]
+        elif kind == "response.output_item.done":
+            item = event["item"]
+            if item.get("type") == "function_call":
+                self._open.pop(item["id"], None)
                 args = _parse_arguments(item["call_id"], item.get("arguments", ""))
                 return [CallInfo(item["call_id"], item["name"], args)]
-        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+        elif kind in ("response.completed", "response.incomplete"):
+            self.stop_reason = kind.rpartition(".")[2]
+            self.cut.extend(self._open.values())
             self.done = True
+        elif kind == "response.failed":
+            return self._fail(event["response"]["error"].get("code", "error"))
         return []
 
 

@@ -188,10 +188,14 @@ def test_broken_arguments_are_named() -> None:
     decoder.feed({"type": "content_block_start", "index": 0, "content_block": start})
     delta = {"type": "input_json_delta", "partial_json": '{"a": '}
     decoder.feed({"type": "content_block_delta", "index": 0, "delta": delta})
+    # the stop alone may be a max_tokens cut (WireFaults.truncate): the decoder
+    # holds the call and raises once the stop reason says it was not cut
+    assert decoder.feed({"type": "content_block_stop", "index": 0}) == []
+    end = {"type": "message_delta", "delta": {"stop_reason": "tool_use"}}
     with pytest.raises(
         SimulatorError, match="arguments of call 't1' are not valid JSON"
     ):
-        decoder.feed({"type": "content_block_stop", "index": 0})
+        decoder.feed(end)
 
 
 def test_unknown_decoder() -> None:
