@@ -27,6 +27,7 @@ from ._keys import CURRENT_KEY, SETTINGS_KEY
 
 if TYPE_CHECKING:
     from simulator import RunResult, Scenario, Timeline
+    from simulator._faults import WireFaults
     from simulator._model import SimulatedModel
     from simulator._strategies import StrategyRun
     from simulator._tools import SimulatedTools
@@ -227,8 +228,9 @@ def streampar_model(request: pytest.FixtureRequest) -> Callable[..., SimulatedMo
 
     ``scenario`` is a Scenario, a file or a bundled name; ``wire`` is
     ``"canonical"`` (default), ``"anthropic"``, ``"openai-chat"`` or
-    ``"openai-responses"``. The model records into the run it streams in, and
-    its turn times give the test's speed-up and bound figures.
+    ``"openai-responses"``; ``faults`` takes a ``simulator._faults.WireFaults``
+    (off by default). The model records into the run it streams in, and its
+    turn times give the test's speed-up and bound figures.
     """
     config = request.config
 
@@ -237,6 +239,7 @@ def streampar_model(request: pytest.FixtureRequest) -> Callable[..., SimulatedMo
         *,
         wire: str = "canonical",
         feed_forward: bool = False,
+        faults: WireFaults | None = None,
     ) -> SimulatedModel:
         from simulator._model import SimulatedModel
 
@@ -244,6 +247,7 @@ def streampar_model(request: pytest.FixtureRequest) -> Callable[..., SimulatedMo
             load_scenario_ref(scenario),
             wire=wire,  # type: ignore[arg-type]
             feed_forward=feed_forward,
+            faults=faults,
         )
         state = config.stash.get(CURRENT_KEY, None)
         if state is not None:
