@@ -12,6 +12,7 @@ event before the point where it ends and drops the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ._errors import SimulatorError
 
@@ -89,8 +90,12 @@ class WireFaults:
         """Whether the faults act on turn ``turn``."""
         return self.active and (self.turns is None or turn in self.turns)
 
-    def validate(self, wire: str) -> None:
+    def validate(self, wire: str, turns: int | None = None) -> None:
         """Check every knob's value and that it applies to ``wire``.
+
+        Args:
+            wire: the stream format the model renders.
+            turns: how many turns the scenario has (checks ``turns``), or None.
 
         Raises:
             SimulatorError: naming the knob, its value, the rule and a fix.
@@ -98,6 +103,17 @@ class WireFaults:
         self._check_values()
         self._check_combinations()
         self._check_wire(wire)
+        if turns is None:
+            return
+        late = [t for t in self.turns or () if t >= turns]
+        if late:
+            _bad(
+                "turns",
+                self.turns,
+                f"turn {late[0]} does not exist: the scenario has {turns} turns "
+                f"(0 to {turns - 1})",
+                "name existing turns",
+            )
 
     def _check_values(self) -> None:
         if self.ping is not None and (type(self.ping) is not int or self.ping < 1):
@@ -189,7 +205,7 @@ class WireFaults:
             )
 
 
-def _bad(name: str, value: object, rule: str, fix: str) -> None:
+def _bad(name: str, value: object, rule: str, fix: str) -> NoReturn:
     raise SimulatorError(f"WireFaults.{name} = {value!r}: {rule}; {fix}")
 
 

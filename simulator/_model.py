@@ -408,7 +408,7 @@ class SimulatedModel:
                 f"WireFaults(truncate=True) or similar"
             )
         if faults is not None:
-            faults.validate(wire)
+            faults.validate(wire, len(scenario.turns))
         self.faults = faults
         self.scenario = scenario
         self.wire: Wire = wire

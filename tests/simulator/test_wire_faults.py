@@ -463,6 +463,11 @@ def test_responses_has_no_end_turn_stop_reason() -> None:
         ),
         (WireFaults(turns=[0]), r"turns = \[0\]: must be a tuple"),  # type: ignore[arg-type]
         (
+            WireFaults(turns=(0, 3)),
+            r"turns = \(0, 3\): turn 3 does not exist: the "
+            r"scenario has 1 turns \(0 to 0\); name existing turns",
+        ),
+        (
             WireFaults(truncate=True, error_after_calls=1),
             r"error_after_calls = 1: a stream ends one way",
         ),
