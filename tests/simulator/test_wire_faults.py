@@ -570,3 +570,60 @@ def test_a_harness_survives_a_mid_stream_error(backend: str) -> None:
     assert result.virtual_ns == 7_200 * MS
     hand_backs = [i.at_ns for i in result.timeline.instants if i.name == "hand_back"]
     assert hand_backs == [2_900 * MS, 7_200 * MS]
+
+
+async def decoder_loop(model: SimulatedModel, tools: SimulatedTools) -> list[str]:
+    """The same harness for any wire: the decoder says which calls are complete;
+    a tool starts at once; the turn's results go back when the stream is over
+    (however it ended) and the started tools are done."""
+    log: list[str] = []
+    while model.has_next_turn:
+        decoder = decoder_for(model.wire)
+        results: dict[str, ToolResult] = {}
+        order: list[str] = []
+        async with anyio.create_task_group() as group:
+            async for event in model.stream():
+                for call in decoder.feed(event):
+                    order.append(call.id)
+                    group.start_soon(_run_call, tools, call.id, call.name, results)
+        model.hand_back([results[c] for c in order])
+        log.append(f"{order} cut={decoder.cut} error={decoder.error is not None}")
+    return log
+
+
+async def _run_call(
+    tools: SimulatedTools, call_id: str, name: str, results: dict[str, ToolResult]
+) -> None:
+    results[call_id] = await tools.call(call_id, name)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("wire", WIRES)
+@pytest.mark.parametrize(
+    ("faults", "first"),
+    [
+        (WireFaults(error_after_calls=1, turns=(0,)), "['A0'] cut=[] error=True"),
+        (WireFaults(truncate=True, turns=(0,)), "['A0'] cut=['B0'] error=False"),
+    ],
+)
+def test_a_wire_agnostic_harness_times_a_faulted_turn(
+    backend: str, wire: str, faults: WireFaults, first: str
+) -> None:
+    """Either fault leaves A0 as turn 0's only call: complete at 1.9 s (Chat
+    learns it at B0's first fragment or at the error chunk, also 1.9 s), it
+    runs to 2.9 s, after the stream ended (cut at 2.033 s or failed at 1.9 s):
+    H_0 = 2.9 s. Turn 1 as in the harness test above: session 7.2 s; on Chat,
+    B1 (the last call) is known complete only at the finish chunk, 2.9 + 3.1 =
+    6.0 s, and runs to 8.0 s."""
+    scenario = hand_worked(2)
+
+    async def body() -> list[str]:
+        model = SimulatedModel(scenario, wire=wire, faults=faults)  # type: ignore[arg-type]
+        return await decoder_loop(model, SimulatedTools(scenario))
+
+    result = run(body, backend=backend)
+    assert result.value == [first, "['A1', 'B1'] cut=[] error=False"]
+    end = 8_000 * MS if wire == "openai-chat" else 7_200 * MS
+    assert result.virtual_ns == end
+    turns = [(s.start_ns, s.end_ns) for s in result.timeline.spans if s.name == "turn"]
+    assert turns == [(0, 2_900 * MS), (2_900 * MS, end)]
