@@ -192,13 +192,12 @@ def _pop_due(heap: list[_Entry], ns: int) -> list[_Entry]:
     """
     due = []
     grid = ns / 1e9
-    after = (ns + 1) / 1e9
     while heap:
         when = heap[0][0]
-        if when > grid and (when >= after or round(when * 1e9) > ns):
+        if when > grid and (when - grid > _CLEARLY_LATER or round(when * 1e9) > ns):
             break
         due.append(heapq.heappop(heap))
-        if len(due) == _POP_ONE_BY_ONE and heap and heap[0][0] <= after:
+        if len(due) == _POP_ONE_BY_ONE and heap and is_due(heap[0][0], ns):
             heap.sort()
             cut = bisect.bisect_right(heap, (last_float_of(ns), math.inf))
             due.extend(heap[:cut])
@@ -208,8 +207,18 @@ def _pop_due(heap: list[_Entry], ns: int) -> list[_Entry]:
 
 
 def is_due(when: float, ns: int) -> bool:
-    """Whether a timer at float ``when`` is due by nanosecond ``ns``."""
-    return when <= ns / 1e9 or (when < (ns + 1) / 1e9 and round(when * 1e9) <= ns)
+    """Whether a timer at float ``when`` is due by nanosecond ``ns``: the same
+    rule, ``round(when * 1e9) <= ns``, that picks the nanosecond the clock
+    jumps to, so a timer the clock has reached is always due."""
+    grid = ns / 1e9
+    if when <= grid:
+        return True
+    return when - grid <= _CLEARLY_LATER and round(when * 1e9) <= ns
+
+
+# A float this far past a nanosecond's float is past it whatever the rounding:
+# float spacing stays below it up to the deadlock sentinel (146 years).
+_CLEARLY_LATER = 4e-6
 
 
 def last_float_of(ns: int) -> float:
@@ -260,6 +269,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._cancelled_sleeps = 0
         # while due sleeps fire: the wake-ups their futures schedule
         self._woken: _Woken | None = None
+        self._deadlock_cancelled = False
         selector = _VirtualSelector(self.virtual_core)
         self._vselector = selector
         super().__init__(selector)
@@ -358,7 +368,6 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             when = sleeps[0][0]
         if (
             when is not None
-            and core.active
             and real_now - self._polled_at < _POLL_EVERY_S
             and not core.outside_in_flight()
         ):
@@ -433,6 +442,13 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             for entry in _pop_due(heap, ns):
                 handle = entry[2]
                 handle._scheduled = False
+                if handle._cancelled:
+                    # counted as cancelled while in the heap; it leaves it now
+                    self._timer_cancelled_count = max(
+                        0,
+                        self._timer_cancelled_count - 1,  # type: ignore[has-type]
+                    )
+                    continue
                 if handle._callback in _SLEEP_CALLBACKS:
                     ended.append(entry)
                 else:
@@ -495,7 +511,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         """Drop cancelled timers: all of them when they are most of the heap
         (as asyncio does), else those at its head."""
         count = len(heap)
-        cancelled = self._timer_cancelled_count  # type: ignore[has-type]
+        cancelled = self._timer_cancelled_count
         if count > _MIN_SWEEP_TIMERS and cancelled / count > _MIN_SWEEP_FRACTION:
             kept = []
             for entry in heap:
@@ -535,11 +551,23 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self, when: float | None, real_now: float
     ) -> list[tuple[selectors.SelectorKey, int]]:
         """Nothing is ready: take ready I/O, wait in real time for outside
-        work, or jump the clock to ``when``, the earliest timer or sleep."""
+        work, or jump the clock to ``when``, the earliest timer or sleep.
+
+        The clock jumps outside a run's body too (an async generator's
+        clean-up that sleeps at shutdown, or the loop used directly as
+        anyio's ``loop_factory``). With no timer at all it waits in real time
+        (the shutdown of the default executor signals through the wake-up
+        pipe), except after a deadlock was found: a task the deadlock guard's
+        cancellation cannot reach (a shielded wait) would then hang the run,
+        so the deadlock is raised from here.
+        """
         core = self.virtual_core
         selector = self._vselector
         next_ns = round(when * 1e9) if when is not None else None
-        if not core.active or core.outside_in_flight():
+        if when is None and core.deadlock_error is not None and core.active:
+            if not core.outside_in_flight():
+                return self._end_deadlock(core.deadlock_error)
+        if core.outside_in_flight():
             timeout = None
             if when is not None:
                 timeout = min(max(0.0, when - self.time()), _MAX_REAL_WAIT_S)
@@ -559,6 +587,19 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             core.deadlock_ns = ns
         if next_ns > ns:
             core.ns = next_ns
+        return []
+
+    def _end_deadlock(
+        self, error: BaseException
+    ) -> list[tuple[selectors.SelectorKey, int]]:
+        """Still stuck after the deadlock guard raised: cancel every task
+        outright (asyncio's own cancellation reaches into shielded scopes);
+        if that does not end them either, raise the deadlock from the loop."""
+        if self._deadlock_cancelled:
+            raise error
+        self._deadlock_cancelled = True
+        for task in asyncio.all_tasks(self):
+            task.cancel()
         return []
 
     def run_in_executor(  # type: ignore[override]

@@ -51,6 +51,10 @@ class ClockCore:
         self.purely_virtual = True
         self.heartbeat = time.monotonic()
         self.deadlock_ns: int | None = None
+        # the error the deadlock guard raised, once it has
+        self.deadlock_error: BaseException | None = None
+        # virtual time when the run's body ended
+        self.end_ns: int | None = None
         self.active = False
         self.thread_limiter: _Limiter | None = None
         self.real_io: Callable[[], bool] = lambda: False

@@ -33,7 +33,10 @@ class DeadlockError(SimulatorError):
         super().__init__(
             f"deadlock at virtual time {virtual_time:.9g} s: no task is runnable, "
             f"no timer is pending and no outside work is in flight, so the run "
-            f"can never finish. Blocked tasks:\n{lines}"
+            f"can never finish. Blocked tasks:\n{lines}\n"
+            f"(If one of them waits for a thread the clock cannot see, one "
+            f"started by hand or through a CapacityLimiter of your own, wrap "
+            f"that wait in `with simulator.outside_work():`.)"
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
+import sniffio
 import trio
 import trio.testing
 
@@ -156,9 +158,18 @@ def run(
         WatchdogTimeout: harness code stopped yielding.
         SimulatorError: a bad argument.
     """
+    _check_callable(fn)
     if backend not in BACKENDS:
         raise SimulatorError(
             f"backend={backend!r} is not a backend; use 'asyncio' or 'trio'"
+        )
+    running = _running_async_library()
+    if running is not None:
+        raise SimulatorError(
+            f"simulator.run() was called from code already running on {running}; "
+            "a run cannot start inside another event loop. Inside a run, await "
+            "the code directly (use `async with simulator.recording()` for a "
+            "timeline of its own)"
         )
     if use_uvloop:
         raise SimulatorError(
@@ -207,7 +218,32 @@ def run(
     except BaseException as exc:
         _reraise(exc, state, watchdog)
     timeline.purely_virtual = core.purely_virtual
-    return RunResult(value, timeline, core.ns, backend, core.purely_virtual)
+    # the body's end: clean-up after it (an async generator closed at loop
+    # shutdown, say) may sleep on, differently per backend
+    end_ns = core.end_ns if core.end_ns is not None else core.ns
+    return RunResult(value, timeline, end_ns, backend, core.purely_virtual)
+
+
+def _check_callable(fn: object) -> None:
+    if inspect.iscoroutine(fn):
+        fn.close()  # never awaited: closed so Python does not warn about it
+        raise SimulatorError(
+            f"run() got a coroutine object ({fn.__qualname__}(...) was already "
+            "called); pass the async function itself and its arguments: "
+            "run(main, arg1, arg2), not run(main(arg1, arg2))"
+        )
+    if not callable(fn):
+        raise SimulatorError(
+            f"run() got {fn!r}, which is not callable; pass an async function: "
+            "run(main, *args)"
+        )
+
+
+def _running_async_library() -> str | None:
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
 
 
 def _name_main_task(backend: str) -> None:
@@ -242,9 +278,19 @@ async def _guarded(
         tg.start_soon(_deadlock_guard, state, name=_GUARD_NAME)
         core.active = True
         try:
-            value = await fn(*args)
+            awaitable = fn(*args)
+            if not inspect.isawaitable(awaitable):
+                name = getattr(fn, "__qualname__", repr(fn))
+                raise SimulatorError(
+                    f"{name}(...) returned {type(awaitable).__name__} "
+                    f"{_short(awaitable)}, not something to await: run() takes "
+                    "an async function (async def), or one that returns an "
+                    "awaitable"
+                )
+            value = await awaitable
         finally:
             core.active = False
+            core.end_ns = core.ns
         tg.cancel_scope.cancel()
     return value
 
@@ -255,7 +301,14 @@ async def _deadlock_guard(state: _RunState) -> None:
     core = state.core
     when = core.deadlock_ns if core.deadlock_ns is not None else core.ns
     blocked = blocked_tasks(state.backend, exclude={_GUARD_NAME})
-    raise DeadlockError(when / 1e9, blocked)
+    error = DeadlockError(when / 1e9, blocked)
+    core.deadlock_error = error
+    raise error
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -264,13 +317,35 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
+def _loop_held(exc: BaseException) -> LoopHeld | None:
+    """The watchdog's stop, also where it landed inside trio's own scheduler
+    (trio then reports a TrioInternalError caused by it)."""
+    for leaf in _leaves(exc):
+        if isinstance(leaf, LoopHeld):
+            return leaf
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, LoopHeld):
+            return item
+        if isinstance(item, BaseExceptionGroup):
+            pending.extend(item.exceptions)
+        if isinstance(item, (trio.TrioInternalError, BaseExceptionGroup)):
+            pending += [item.__cause__, item.__context__]
+    return None
+
+
 def _reraise(exc: BaseException, state: _RunState, limit: float | None) -> None:
     leaves = _leaves(exc)
-    for leaf in leaves:
-        if isinstance(leaf, LoopHeld):
+    for held in [_loop_held(exc)]:
+        if held is not None:
             raise WatchdogTimeout(
-                leaf.virtual_ns / 1e9, leaf.task, limit or 0.0
-            ) from leaf
+                held.virtual_ns / 1e9, held.task, limit or 0.0
+            ) from held
     for leaf in leaves:
         if isinstance(leaf, DeadlockError):
             raise leaf.with_traceback(None) from None

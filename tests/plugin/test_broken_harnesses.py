@@ -343,6 +343,7 @@ def test_a_harness_that_deadlocks(pytester: pytest.Pytester) -> None:
         """
         simulator._errors.DeadlockError: deadlock at virtual time 3.3 s: no task is runnable, no timer is pending and no outside work is in flight, so the run can never finish. Blocked tasks:
           - task 'main' waiting at {path}/test_harness.py:{line} in <listcomp> (UnreliableObjectReceiveStream.__anext__)
+        (If one of them waits for a thread the clock cannot see, one started by hand or through a CapacityLimiter of your own, wrap that wait in `with simulator.outside_work():`.)
         """.replace("{line}", str(line)),
     )
 
