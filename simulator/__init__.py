@@ -18,6 +18,7 @@ from ._errors import (
     TraceImportError,
     WatchdogTimeout,
 )
+from ._faults import WireFaults
 from ._importers import (
     Fidelity,
     ImportResult,
@@ -34,7 +35,7 @@ from ._metrics import (
     speedup,
     turn_metrics,
 )
-from ._model import SimulatedModel
+from ._model import SimulatedModel, StreamError
 from ._perfetto import perfetto_trace, write_trace
 from ._plot import plot_savings_distribution, plot_strategies
 from ._run import RunResult, current_timeline, now_ns, outside_work, recording, run
@@ -49,6 +50,7 @@ from ._strategies import STRATEGIES, StrategyRun, run_strategy
 from ._textline import render_text_timeline
 from ._timeline import Instant, Span, Timeline
 from ._tools import SimulatedTools, ToolResult
+from ._wire import StreamDecoder, decoder_for
 
 __all__ = [
     "STRATEGIES",
@@ -71,6 +73,8 @@ __all__ = [
     "SimulatorError",
     "Span",
     "StrategyRun",
+    "StreamDecoder",
+    "StreamError",
     "Timeline",
     "ToolCall",
     "ToolResult",
@@ -78,9 +82,11 @@ __all__ = [
     "Turn",
     "TurnMetrics",
     "WatchdogTimeout",
+    "WireFaults",
     "conflicts",
     "critical_path_ns",
     "current_timeline",
+    "decoder_for",
     "fidelity",
     "import_path",
     "import_paths",

@@ -171,8 +171,9 @@ class VirtualTrioClock(trio.abc.Clock):
         Sleeps parked here do not raise it, so a chain of ``anyio.sleep`` calls
         starts every step from the exact nanosecond. (``trio.sleep`` called
         directly sleeps on a trio deadline, which does raise it: such chains
-        keep float error as on trio's own ``MockClock``, a few nanoseconds
-        over 100,000 steps.)
+        gather float error as on trio's own ``MockClock``: measured +42 ns
+        after 100,000 sleeps of 0.1 s, +1779 ns after 20,000 sleeps of 1 ms
+        starting at 1e6 s.)
         """
         ns = self.virtual_core.ns
         floor_ns, floor = self._floor
