@@ -162,3 +162,49 @@ def test_a_run_inside_a_run_is_refused(backend: str) -> None:
     assert message.startswith(
         f"simulator.run() was called from code already running on {backend}"
     )
+
+
+def _wake_order_program() -> object:
+    async def main() -> tuple[tuple[int, ...], bool]:
+        log: list[int] = []
+        scope = anyio.CancelScope()
+        caught = False
+
+        async def waker(i: int) -> None:
+            await anyio.sleep(1)
+            log.append(i)
+
+        async def a() -> None:
+            nonlocal caught
+            with scope:
+                await anyio.sleep(1)
+                log.append(99)
+            caught = scope.cancelled_caught
+
+        async def b() -> None:
+            await anyio.sleep(1)
+            scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            for i in range(4):
+                tg.start_soon(waker, i)
+            tg.start_soon(a)
+            tg.start_soon(b)
+        return tuple(log), caught
+
+    return main
+
+
+def test_tasks_woken_together_run_in_wake_order_on_both_backends() -> None:
+    # Six tasks wake at 1 s, in the order they went to sleep. asyncio runs
+    # them first in, first out; trio would pick a random order each run (on
+    # purpose), so b might cancel a's scope before a ran. Under the engine
+    # both backends run them in wake order, every time: a finishes its sleep
+    # before b cancels the (already left) scope.
+    main = _wake_order_program()
+    outcomes: dict[str, set[object]] = {
+        backend: {run(main, backend=backend).value for _ in range(20)}  # type: ignore[arg-type]
+        for backend in BACKENDS
+    }
+    expected = {((0, 1, 2, 3, 99), False)}
+    assert outcomes == {"asyncio": expected, "trio": expected}
