@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from anyio._backends import _asyncio as _anyio_asyncio
 
 from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
+from ._watchdog import raise_clock_frozen
 
 __all__ = ["VirtualEventLoop"]
 
@@ -674,6 +675,8 @@ async def anyio_sleep(cls: Any, delay: float) -> None:
     (same time, same turn); anywhere else, anyio's own ``sleep`` runs.
     """
     loop = _get_running_loop()
+    if loop.__class__ is VirtualEventLoop and loop.virtual_core.frozen:
+        raise_clock_frozen(loop.virtual_core)
     if loop.__class__ is VirtualEventLoop and loop.fast_sleep and 0 < delay < _INF:
         future: asyncio.Future[None] = _Future(loop=loop)
         loop._timer_seq = seq = loop._timer_seq + 1

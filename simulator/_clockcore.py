@@ -55,6 +55,9 @@ class ClockCore:
         self.deadlock_error: BaseException | None = None
         # virtual time when the run's body ended
         self.end_ns: int | None = None
+        # set by the watchdog when virtual time stood still too long while
+        # the loop kept turning; the next anyio.sleep then raises ClockFrozen
+        self.frozen = 0
         self.active = False
         self.thread_limiter: _Limiter | None = None
         self.real_io: Callable[[], bool] = lambda: False

@@ -49,18 +49,38 @@ class WatchdogTimeout(SimulatorError):
         limit: the real-time limit in seconds.
     """
 
-    def __init__(self, virtual_time: float, task: str | None, limit: float) -> None:
+    def __init__(
+        self,
+        virtual_time: float,
+        task: str | None,
+        limit: float,
+        *,
+        frozen: bool = False,
+    ) -> None:
         self.virtual_time = virtual_time
         self.task = task
         self.limit = limit
+        self.frozen = frozen
         holder = f"task {task!r}" if task else "an unknown task"
-        super().__init__(
-            f"watchdog: {holder} held the event loop for more than {limit:g} s of "
-            f"real time without yielding, at virtual time {virtual_time:.9g} s. "
-            f"A CPU-bound loop in harness code never lets the clock move; add an "
-            f"`await anyio.lowlevel.checkpoint()` inside it, or raise the limit "
-            f"with `watchdog=`."
-        )
+        if frozen:
+            message = (
+                f"watchdog: virtual time stood still at {virtual_time:.9g} s for "
+                f"more than {limit:g} s of real time while the loop kept turning "
+                f"({holder} was running): tasks keep waking without ever waiting "
+                f"for time to pass, e.g. `while not done: await anyio.sleep(0)`, "
+                f"or sleeps shorter than half a nanosecond (they take no virtual "
+                f"time). Wait on an anyio.Event or a stream instead, or sleep for a "
+                f"real duration; or raise the limit with `watchdog=`."
+            )
+        else:
+            message = (
+                f"watchdog: {holder} held the event loop for more than {limit:g} s "
+                f"of real time without yielding, at virtual time "
+                f"{virtual_time:.9g} s. A CPU-bound loop in harness code never lets "
+                f"the clock move; add an `await anyio.lowlevel.checkpoint()` inside "
+                f"it, or raise the limit with `watchdog=`."
+            )
+        super().__init__(message)
 
 
 class OutsideWorkError(SimulatorError):

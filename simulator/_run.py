@@ -383,7 +383,7 @@ def _reraise(exc: BaseException, state: _RunState, limit: float | None) -> None:
     for held in [_loop_held(exc)]:
         if held is not None:
             raise WatchdogTimeout(
-                held.virtual_ns / 1e9, held.task, limit or 0.0
+                held.virtual_ns / 1e9, held.task, limit or 0.0, frozen=held.frozen
             ) from held
     for leaf in leaves:
         if isinstance(leaf, DeadlockError):

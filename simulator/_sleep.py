@@ -43,6 +43,7 @@ from anyio._backends import _trio as _anyio_trio
 
 from ._asyncio_loop import anyio_sleep as _asyncio_sleep
 from ._trio_clock import VirtualTrioClock
+from ._watchdog import raise_clock_frozen
 
 __all__ = ["install"]
 
@@ -71,6 +72,8 @@ _STOCK_TRIO = _stock(_anyio_trio.TrioBackend)
 async def _trio_sleep(cls: Any, delay: float) -> None:
     """``TrioBackend.sleep``: on a virtual clock, parked in its queue of sleepers."""
     clock = _current_clock()
+    if clock.__class__ is VirtualTrioClock and clock.virtual_core.frozen:
+        raise_clock_frozen(clock.virtual_core)
     if (
         clock.__class__ is not VirtualTrioClock
         or not clock.fast_sleep

@@ -8,12 +8,13 @@ an idle loop, and the errors ``run()`` gives for common mistakes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import anyio
 import pytest
 
-from simulator import DeadlockError, SimulatorError, now_ns, run
+from simulator import DeadlockError, SimulatorError, WatchdogTimeout, now_ns, run
 from simulator._asyncio_loop import VirtualEventLoop
 from simulator._run import BACKENDS
 
@@ -208,3 +209,46 @@ def test_tasks_woken_together_run_in_wake_order_on_both_backends() -> None:
     }
     expected = {((0, 1, 2, 3, 99), False)}
     assert outcomes == {"asyncio": expected, "trio": expected}
+
+
+@backends
+def test_a_busy_wait_that_freezes_the_clock_is_stopped(backend: str) -> None:
+    # The poller is always runnable, so time never reaches the setter's 1 s:
+    # on a real clock this ends after 1 s, on virtual time it would spin for
+    # ever. The watchdog sees the loop turning with the clock still and stops
+    # the run in the poller's next sleep.
+    async def main() -> None:
+        done = []
+
+        async def setter() -> None:
+            await anyio.sleep(1)
+            done.append(1)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(setter)
+            while not done:
+                await anyio.sleep(0)
+
+    start = time.monotonic()
+    with pytest.raises(WatchdogTimeout) as info:
+        run(main, backend=backend, watchdog=0.3)
+    assert info.value.frozen
+    assert info.value.virtual_time == 0
+    assert str(info.value).startswith(
+        "watchdog: virtual time stood still at 0 s for more than 0.3 s of real time"
+    )
+    assert time.monotonic() - start < 5
+
+
+@backends
+def test_sleeps_under_half_a_nanosecond_take_no_time(backend: str) -> None:
+    # 1e-10 s rounds to 0 ns: a loop of them never reaches a 1 ns deadline,
+    # and the watchdog says so instead of spinning.
+    async def main() -> None:
+        with anyio.move_on_after(1e-9):
+            while True:
+                await anyio.sleep(1e-10)
+
+    with pytest.raises(WatchdogTimeout) as info:
+        run(main, backend=backend, watchdog=0.3)
+    assert info.value.frozen
