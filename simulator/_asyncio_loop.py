@@ -1,9 +1,9 @@
 """The asyncio backend: an event loop whose ``time()`` is virtual.
 
-The loop is a ``SelectorEventLoop`` with a selector that never sleeps on virtual
-timers: when no callback is ready, ``select()`` moves the virtual clock exactly
-to the earliest timer and returns at once. Ready callbacks run without moving
-the clock, so code between two awaits takes no virtual time.
+The loop is a ``SelectorEventLoop`` with its own ``_run_once``: when no
+callback is ready, it moves the virtual clock exactly to the earliest timer's
+nanosecond instead of waiting on the selector. Ready callbacks run without
+moving the clock, so code between two awaits takes no virtual time.
 
 What it cannot model: work the loop cannot see. Threads started through
 ``anyio.to_thread``, ``loop.run_in_executor``, subprocesses and sockets are
@@ -252,10 +252,19 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     One loop iteration runs as asyncio's own does (ready callbacks first, then
     I/O, then due timers, callbacks added meanwhile wait for the next
-    iteration), with two differences: when no callback is ready and no outside
-    work is in flight, the clock jumps to the earliest timer instead of
-    sleeping; and timers sit in a heap of ``(when, sequence, handle)`` tuples,
-    so timers due at the same moment fire in the order they were set.
+    iteration), with these differences:
+
+    - when no callback is ready and no outside work is in flight, the clock
+      jumps to the earliest timer's nanosecond instead of sleeping;
+    - timers sit in a heap of ``(when, sequence, handle)`` tuples, so timers
+      due at the same moment fire in the order they were set; ``anyio.sleep``
+      waits on a future in a second heap numbered in the same sequence
+      (:func:`anyio_sleep`);
+    - everything due at a nanosecond fires together, deadlines (timers that
+      are not sleeps) first, then sleeps (:meth:`_due`); an iteration whose due
+      entries are all sleeps runs the woken tasks straight away (:meth:`_fire`);
+    - after a deadline fires, ``time()`` shows its float for the rest of the
+      nanosecond (:meth:`_raise_floor`).
     """
 
     def __init__(self) -> None:

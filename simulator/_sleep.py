@@ -65,7 +65,8 @@ def _stock(backend: type) -> _SleepFn | None:
     return function
 
 
-_STOCK_ASYNCIO = _stock(_anyio_asyncio.AsyncIOBackend)  # taken again, to check shape
+# anyio's own sleeps; None if anyio's backends no longer have that shape
+_STOCK_ASYNCIO = _stock(_anyio_asyncio.AsyncIOBackend)
 _STOCK_TRIO = _stock(_anyio_trio.TrioBackend)
 
 
