@@ -320,6 +320,8 @@ def run_async_test(item: pytest.Function) -> bool:
         handle.streampar_inner = inner
 
         def each_example(**kwargs: Any) -> None:
+            # a fresh example: only its own runs belong in a failure's plot
+            _current(runner._config, "an async streampar test").timelines.clear()
             runner.run_test(inner, kwargs)
 
         handle.inner_test = each_example

@@ -25,6 +25,7 @@ What it adds:
 
 from __future__ import annotations
 
+import inspect
 import re
 import tempfile
 from collections.abc import Generator
@@ -262,6 +263,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     if view is not None:
         state.view = view
         state.point_view(type(view)())
+    _fresh_timelines_per_example(item, state)
     try:
         result = yield
     except pytest.skip.Exception:
@@ -277,6 +279,27 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     if fails:
         pytest.fail("\n".join(fails), pytrace=False)
     return result
+
+
+def _fresh_timelines_per_example(item: pytest.Item, state: ItemState) -> None:
+    """Under Hypothesis, start every example with no timelines, so that the
+    plot of a failure shows the failing example's runs only (not a reference
+    run left by an earlier example)."""
+    handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+    if handle is None or not hasattr(handle, "inner_test"):
+        return
+    original = getattr(handle, "streampar_original_inner", None)
+    if original is None:
+        original = handle.inner_test
+        if inspect.iscoroutinefunction(original):
+            return  # an async test: run_async_test clears per example itself
+        handle.streampar_original_inner = original
+
+    def each_example(*args: Any, **kwargs: Any) -> Any:
+        state.timelines.clear()
+        return original(*args, **kwargs)
+
+    handle.inner_test = each_example
 
 
 def _finish(

@@ -160,6 +160,50 @@ def test_the_plot_of_a_failed_check_marks_what_it_blames(
     assert ">sequential<" in svg and ">run<" in svg
 
 
+def test_a_failed_hypothesis_example_is_plotted_with_its_own_runs_only(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    # Early examples run a sequential reference; the failing one (n >= 5,
+    # shrunk to 5) runs only its own run. Its plot must not show a reference
+    # left over from an earlier example.
+    pytester.makepyfile(
+        test_h="""
+        import anyio
+        from hypothesis import given, settings, strategies as st
+
+        async def nap(n):
+            await anyio.sleep(n)
+
+        @settings(max_examples=30, derandomize=True, database=None)
+        @given(n=st.integers(0, 10))
+        def test_sync(streampar_run, n):
+            if n < 5:
+                streampar_run.strategy("hand-worked", "sequential")
+                return
+            streampar_run(nap, n)
+            assert n < 5
+
+        @settings(max_examples=30, derandomize=True, database=None)
+        @given(n=st.integers(0, 10))
+        async def test_async(streampar_timeline, n):
+            await nap(n)
+            assert n < 5
+        """
+    )
+    out = tmp_path / "plots"
+    result = pytester.runpytest(
+        "-p", "no:randomly", "--streampar-backend=trio", f"--streampar-plots={out}"
+    )
+    result.assert_outcomes(failed=2)
+    sync = (out / "test_h.py_test_sync_trio_.svg").read_text()
+    assert ">run<" in sync
+    assert ">sequential<" not in sync
+    # the failing async example's own run is drawn (it records no spans here,
+    # so the panel is empty, but the plot is there)
+    png = out / "test_h.py_test_async_trio_.png"
+    assert png.read_bytes()[:8] == PNG_MAGIC
+
+
 def test_a_passing_test_plot_marks_nothing(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
