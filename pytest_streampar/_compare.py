@@ -219,6 +219,12 @@ class Comparison:
         return [c for c in self.changes if c.kind != "improved"]
 
     @property
+    def nothing_compared(self) -> bool:
+        """Every baseline test is missing: the gate has nothing to vouch for
+        (all failed, were deselected or renamed; or it is the wrong file)."""
+        return self.tests_compared == 0 and bool(self.missing_tests)
+
+    @property
     def improvements(self) -> list[Change]:
         """Metrics better than the baseline."""
         return [c for c in self.changes if c.kind == "improved"]
@@ -227,7 +233,7 @@ class Comparison:
         self, *, fail_on_new: bool = False, fail_on_missing: bool = False
     ) -> bool:
         """Whether the gate fails, given whether new / missing entries count."""
-        if self.regressions:
+        if self.regressions or self.nothing_compared:
             return True
         if fail_on_new and (self.new_tests or self.new_metrics):
             return True
@@ -386,6 +392,12 @@ def _verdict(comparison: Comparison, fail_on_new: bool, fail_on_missing: bool) -
         f"{new} new{'' if fail_on_new else ' (allowed)'}",
         f"{gone} missing{'' if fail_on_missing else ' (allowed)'}",
     ]
+    if comparison.nothing_compared:
+        return (
+            f"FAILED: nothing compared: all {_count(len(comparison.missing_tests), 'baseline test')} are "
+            "missing from this run (failed, deselected or renamed?); fix the "
+            "failures, or save a new baseline on purpose"
+        )
     return (
         f"{'FAILED' if failed else 'PASSED'}: {', '.join(parts)}; "
         f"{_count(comparison.metrics_compared, 'metric')} of "

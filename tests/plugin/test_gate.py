@@ -362,6 +362,32 @@ def test_a_failing_test_is_neither_compared_nor_saved(suite: pytest.Pytester) ->
     assert "test_skipped" not in result.stdout.str().split("streampar latency gate")[1]
 
 
+def test_a_run_where_every_baseline_test_failed_does_not_pass_the_gate(
+    suite: pytest.Pytester,
+) -> None:
+    # Every test of the baseline fails (here: a fixture they all use
+    # breaks), so the gate compares nothing: it must not say PASSED.
+    suite.makeconftest(
+        FIXED_CONFTEST
+        + """
+
+@pytest.fixture(autouse=True)
+def _broken_harness():
+    raise AssertionError("the harness broke")
+"""
+    )
+    result = suite.runpytest(BASE)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED: nothing compared: all 8 baseline tests are missing from this "
+            "run (failed, deselected or renamed?); fix the failures, or save a new "
+            "baseline on purpose"
+        ]
+    )
+    assert "PASSED:" not in result.stdout.str()
+
+
 def test_lost_payloads_block_a_save(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
