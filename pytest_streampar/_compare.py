@@ -393,8 +393,9 @@ def _verdict(comparison: Comparison, fail_on_new: bool, fail_on_missing: bool) -
         f"{gone} missing{'' if fail_on_missing else ' (allowed)'}",
     ]
     if comparison.nothing_compared:
+        missing = _count(len(comparison.missing_tests), "baseline test")
         return (
-            f"FAILED: nothing compared: all {_count(len(comparison.missing_tests), 'baseline test')} are "
+            f"FAILED: nothing compared: all {missing} are "
             "missing from this run (failed, deselected or renamed?); fix the "
             "failures, or save a new baseline on purpose"
         )
