@@ -89,6 +89,14 @@ def _place(node: Any) -> str:
 
 def _number(name: str, value: Any, where: str) -> float:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name == "bound_margin":
+        # 0 is a real budget: "at the bound", as the overlapped strategy is
+        if not ok or not math.isfinite(value) or value < 0:
+            raise MarkerError(
+                f"streampar marker argument {name}={value!r} ({where}) must be a "
+                f"number >= 0 (a fraction above the bound), e.g. {name}=0.05"
+            )
+        return float(value)
     if not ok or not math.isfinite(value) or value <= 0:
         raise MarkerError(
             f"streampar marker argument {name}={value!r} ({where}) must be a "

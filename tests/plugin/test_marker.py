@@ -102,7 +102,7 @@ def test_speedup_and_bound_from_strategy_runs(pytester: pytest.Pytester) -> None
         def test_parallel(streampar_run):
             streampar_run.strategy("hand-worked", "parallel")
 
-        @pytest.mark.streampar(speedup=1.4, bound_margin=0.0001)
+        @pytest.mark.streampar(speedup=1.4, bound_margin=0)
         def test_overlapped(streampar_run):
             streampar_run.strategy("hand-worked", "overlapped")
         """,
@@ -255,6 +255,11 @@ def test_markers_merge_closest_first(pytester: pytest.Pytester) -> None:
             "speedup=-1",
             "streampar marker argument speedup=-1 (marker on test_x) must be a "
             "number > 0, e.g. speedup=2.0",
+        ),
+        (
+            "bound_margin=-0.1",
+            "streampar marker argument bound_margin=-0.1 (marker on test_x) must be "
+            "a number >= 0 (a fraction above the bound), e.g. bound_margin=0.05",
         ),
         (
             "watchdog=True",
