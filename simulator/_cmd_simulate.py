@@ -126,8 +126,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The error's text with each line's runs of spaces closed up; a message
+    listing several problems keeps one problem per line."""
     text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n  ".join(line for line in lines if line)
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -103,6 +103,24 @@ def test_bad_scenario_names_the_field(
     assert "turns[0].blocks[0].text = -1" in err
 
 
+def test_several_problems_are_listed_one_per_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"name": 5, "turns": [{"ttft": -1, "blocks": [{"txet": 5}]}]}')
+    assert main(["simulate", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        f"streampar simulate: {path}: 3 problems in the scenario (fix them all, "
+        "then load it again):"
+    )
+    assert [line.split(" = ")[0] for line in lines[1:]] == [
+        f"  {path}:1: scenario.name",
+        f"  {path}:1: turns[0].ttft",
+        f"  {path}:1: turns[0].blocks[0]",
+    ]
+
+
 def test_hang_without_timeout_asks_for_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
