@@ -39,6 +39,7 @@ never imports it at load.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -164,11 +165,15 @@ def _tool_call(
     is_exclusive = exclusive and draw(st.booleans())
     names = EXCLUSIVE_NAMES if is_exclusive else SHARED_NAMES
     drawn_fault = draw(st.one_of(st.none(), fault)) if fault is not None else None
+    duration = draw(durations)
+    if drawn_fault is not None and drawn_fault.at > duration:
+        # an error fires while the tool runs (scenario files refuse later)
+        drawn_fault = dataclasses.replace(drawn_fault, at=duration)
     return ToolCall(
         id=call_id,
         name=draw(_simplest_first(names)),
         arg_tokens=draw(st.integers(1, 60)),
-        duration=draw(durations),
+        duration=duration,
         safety="exclusive" if is_exclusive else "shared",
         resource=draw(_simplest_first((None, *RESOURCES))),
         fault=drawn_fault,

@@ -515,6 +515,22 @@ def _call(ctx: _Ctx, raw: Any, path: str, default_id: str) -> ToolCall:
             "rename one of them (or drop the id to get call_<turn>_<n>)",
         )
     ctx.ids[call_id] = f"{path}.id"
+    call = _build_call(ctx, data, path, call_id)
+    fault = call.fault
+    if fault is not None and fault.kind == "error" and fault.at > call.duration:
+        ctx.fail(
+            f"{path}.fault.at",
+            fault.at,
+            f"must be <= the call's duration {call.duration!r}: an error fault "
+            "fires while the tool runs",
+            "move it inside the run, or lengthen the duration",
+        )
+    return call
+
+
+def _build_call(
+    ctx: _Ctx, data: Mapping[str, Any], path: str, call_id: str
+) -> ToolCall:
     return ToolCall(
         id=call_id,
         name=cast(

@@ -19,6 +19,7 @@ import time
 import trio
 
 from ._asyncio_loop import _pop_due as pop_due
+from ._asyncio_loop import last_float_of
 from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
 
 __all__ = ["HeartbeatInstrument", "VirtualTrioClock", "io_waiters"]
@@ -156,9 +157,15 @@ class VirtualTrioClock(trio.abc.Clock):
         # the read right after a jump, by trio, to expire its deadlines
         self._expire_at = None
         now = expire_at if floor_ns != ns or expire_at > floor else floor
-        if self._jump_to_deadline:
-            self._raise_floor(now)
-        return now
+        if not self._jump_to_deadline:
+            return now
+        # Every trio deadline on this nanosecond expires in this one pass
+        # (nested scopes due together then unwind to the outermost, as the
+        # asyncio loop and the analytic schedule have it); the time then
+        # shows the latest of their floats for the rest of the nanosecond.
+        last = last_float_of(ns)
+        self._raise_floor(_latest_deadline_upto(last, now))
+        return max(now, last)
 
     def _raise_floor(self, fired: float) -> None:
         """From now until the clock moves on, the time is at least ``fired``.
@@ -220,6 +227,34 @@ class VirtualTrioClock(trio.abc.Clock):
         core.ns = max(core.ns, target)
         self._expire_at = deadline
         return 0.0
+
+
+def _latest_deadline_upto(limit: float, known: float) -> float:
+    """The latest of trio's pending deadlines at or before ``limit`` (``known``
+    if trio's private deadline table is not where expected).
+
+    The table is a heap: only the entries at or before ``limit`` and their
+    children are looked at, so this costs the number of deadlines due now.
+    """
+    context = getattr(getattr(trio, "_core", None), "_run", None)
+    runner = getattr(getattr(context, "GLOBAL_RUN_CONTEXT", None), "runner", None)
+    heap = getattr(getattr(runner, "deadlines", None), "_heap", None)
+    if not isinstance(heap, list):
+        return known
+    latest = known
+    pending = [0]
+    size = len(heap)
+    while pending:
+        i = pending.pop()
+        if i >= size:
+            continue
+        deadline, _, scope = heap[i]
+        if deadline > limit:
+            continue
+        if getattr(scope, "_registered_deadline", deadline) == deadline:
+            latest = max(latest, deadline)  # not a stale entry of a moved scope
+        pending += (2 * i + 1, 2 * i + 2)
+    return latest
 
 
 def _earlier_ns(a: float, b: float) -> bool:

@@ -279,34 +279,26 @@ def _expected(tasks: Program) -> tuple[int, list[list[Entry]]]:
     return max(o.now for o in oracles), [o.log for o in oracles]
 
 
-def _check_program(tasks: Program, *, exact_floats: bool) -> None:
-    """Both backends on the fast path, and asyncio on the stock path, match
-    the log worked out by hand; so does trio's stock path where every time is
-    an exact binary fraction.
-
-    trio's stock path sleeps on trio deadlines, which within one nanosecond
-    expire in the order of their floats; everywhere else a deadline goes
-    before a sleep ending on the same nanosecond, whatever their floats (the
-    oracle's rule). The two differ only where floats split such a tie.
-    """
+def _check_program(tasks: Program) -> None:
+    """Both backends, on the fast and on the stock path, match the log worked
+    out by hand: within one nanosecond a deadline goes before a sleep ending,
+    whatever their floats (the oracle's rule)."""
     expected = _expected(tasks)
-    assert _outcome(tasks, "asyncio", True) == expected
-    assert _outcome(tasks, "trio", True) == expected
-    assert _outcome(tasks, "asyncio", False) == expected
-    if exact_floats:
-        assert _outcome(tasks, "trio", False) == expected
+    for backend in BACKENDS:
+        for fast in (True, False):
+            assert _outcome(tasks, backend, fast) == expected, (backend, fast)
 
 
 @settings(max_examples=60, deadline=None)
 @given(tasks=_programs(QUARTERS))
 def test_programs_on_a_grid_of_quarter_seconds(tasks: Program) -> None:
-    _check_program(tasks, exact_floats=True)
+    _check_program(tasks)
 
 
 @settings(max_examples=60, deadline=None)
 @given(tasks=_programs(TENTHS))
 def test_programs_on_a_grid_of_tenths(tasks: Program) -> None:
-    _check_program(tasks, exact_floats=False)
+    _check_program(tasks)
 
 
 # -- hand-worked cases, both backends --------------------------------------
@@ -370,9 +362,10 @@ def test_deadline_a_hair_after_a_sleep_on_its_nanosecond_wins(
     backend: str, fast: bool
 ) -> None:
     # 0.7 + 0.1 is the float 0.7999999999999999 and the deadline 0.6 + 0.2 is
-    # 0.8: both are due on the nanosecond 800_000_000; the deadline wins,
-    # except on trio's stock path, where the sleep is a trio deadline too and
-    # trio's deadlines go in the order of their floats
+    # 0.8: both are due on the nanosecond 800_000_000; the deadline wins (on
+    # trio's stock path the sleep is a trio deadline too: every trio deadline
+    # of a nanosecond expires in one pass, and the Cancelled goes to the
+    # outermost scope cancelled)
     async def main() -> tuple[bool, int]:
         await anyio.sleep(0.6)
         with anyio.move_on_after(0.2) as scope:
@@ -380,8 +373,7 @@ def test_deadline_a_hair_after_a_sleep_on_its_nanosecond_wins(
             await anyio.sleep(0.1)
         return scope.cancelled_caught, now_ns()
 
-    deadline_wins = fast or backend == "asyncio"
-    assert _value(main, backend, fast) == (deadline_wins, 800_000_000)
+    assert _value(main, backend, fast) == (True, 800_000_000)
 
 
 @backends

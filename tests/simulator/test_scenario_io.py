@@ -195,7 +195,11 @@ def scenarios(draw: st.DrawFn, *, max_turns: int = 3) -> Scenario:
         for n in range(draw(st.integers(0, 4))):
             if draw(st.booleans()):
                 call = draw(calls)
-                call = ToolCall(**{**call.__dict__, "id": f"c{k}_{n}"})
+                fault = call.fault
+                if fault is not None and fault.kind == "error":
+                    # an error fires while the tool runs
+                    fault = Fault("error", min(fault.at, call.duration), fault.message)
+                call = ToolCall(**{**call.__dict__, "id": f"c{k}_{n}", "fault": fault})
                 blocks.append(Block("tool_call", call.arg_tokens, call))
             else:
                 kind = draw(st.sampled_from(["text", "thinking"]))
