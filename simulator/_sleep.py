@@ -22,10 +22,11 @@ On both backends a sleep ends at its nanosecond after every deadline due at
 that nanosecond has fired (whatever their floats), so the two backends agree,
 and agree with the analytic schedule, on every tie. The stock paths give the
 same outcomes (on trio a sleep is then a trio deadline, and every trio
-deadline of a nanosecond expires in one pass): ``tests/simulator/
-test_fast_sleep.py`` checks random programs of sleeps, scopes and timeouts on
-both paths and backends against a model worked out by hand. Pass ``fast_sleep=False`` to :func:`simulator.run` to take the
-stock path.
+deadline of a nanosecond expires in one pass):
+``tests/simulator/test_fast_sleep.py`` checks random programs of sleeps,
+scopes and timeouts on both paths and backends against a model worked out by
+hand. Pass ``fast_sleep=False`` to :func:`simulator.run` to take the stock
+path.
 
 Off the virtual clock (a plain ``anyio.run``), the backends' own sleeps run
 unchanged; the only cost left there is one type check per sleep.
