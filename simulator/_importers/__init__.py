@@ -138,6 +138,11 @@ def _import_file(
         log.add(0, f"cannot be read ({exc.strerror or exc}); skipped")
         problems.extend(log.problems)
         return None
+    if in_directory and not text.strip() and path.suffix in (".jsonl", ".json"):
+        # a log file with nothing in it: say so rather than pass it over
+        log.add(0, "the file is empty; nothing to import")
+        problems.extend(log.problems)
+        return None
     if in_directory and not text.lstrip().startswith("{"):
         ignored.append(str(path))
         return None

@@ -113,6 +113,22 @@ def test_empty_directory(tmp_path: Path) -> None:
     assert [(p.file, p.line) for p in result.problems] == [(str(empty), 0)]
 
 
+def test_an_empty_log_in_a_directory_is_reported_not_passed_over(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "empty.jsonl").write_text("")
+    (logs / "notes.txt").write_text("not a log")
+    write_jsonl(logs / "good.jsonl", cc_session())
+    result = import_path(logs)
+    assert len(result.sessions) == 1
+    assert [(p.file, p.line, p.message) for p in result.problems] == [
+        (str(logs / "empty.jsonl"), 0, "the file is empty; nothing to import")
+    ]
+    assert result.ignored == [str(logs / "notes.txt")]
+
+
 def test_missing_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     with pytest.raises(TraceImportError) as info:
