@@ -379,12 +379,12 @@ def _loop_held(exc: BaseException) -> LoopHeld | None:
 
 
 def _reraise(exc: BaseException, state: _RunState, limit: float | None) -> None:
+    held = _loop_held(exc)
+    if held is not None:
+        raise WatchdogTimeout(
+            held.virtual_ns / 1e9, held.task, limit or 0.0, frozen=held.frozen
+        ) from held
     leaves = _leaves(exc)
-    for held in [_loop_held(exc)]:
-        if held is not None:
-            raise WatchdogTimeout(
-                held.virtual_ns / 1e9, held.task, limit or 0.0, frozen=held.frozen
-            ) from held
     for leaf in leaves:
         if isinstance(leaf, DeadlockError):
             raise leaf.with_traceback(None) from None
