@@ -25,7 +25,7 @@ import trio.testing
 
 from ._asyncio_loop import VirtualEventLoop
 from ._clockcore import SENTINEL_S, ClockCore
-from ._errors import DeadlockError, EngineBug, SimulatorError, WatchdogTimeout
+from ._errors import DeadlockError, SimulatorError, WatchdogTimeout
 from ._sleep import install as _install_fast_sleep
 from ._tasks import blocked_tasks
 from ._timeline import Timeline
@@ -445,10 +445,3 @@ async def recording() -> AsyncIterator[Recording]:
         _STATE.reset(token)
         rec.end_ns = outer.now_ns()
         rec.timeline.purely_virtual = outer.core.purely_virtual
-
-
-def _engine_bug(message: str) -> EngineBug:
-    return EngineBug(
-        f"{message}. This is a bug in pytest-streampar, not in your code; please "
-        "report it with this traceback."
-    )
