@@ -703,11 +703,17 @@ async def anyio_sleep(cls: Any, delay: float) -> None:
                 loop._cancelled_sleeps += 1
             raise
         return
-    await _STOCK_ANYIO_SLEEP(cls, delay)
+    assert STOCK_ASYNCIO_SLEEP is not None  # install() checked it
+    await STOCK_ASYNCIO_SLEEP(cls, delay)
+
+
+def stock_sleep(backend: type) -> Callable[[Any, float], Any] | None:
+    """An anyio backend class's own ``sleep`` function, or None if anyio no
+    longer has it as a class method (simulator._sleep then installs nothing)."""
+    stock = backend.__dict__.get("sleep")
+    return stock.__func__ if isinstance(stock, classmethod) else None
 
 
 _get_running_loop = asyncio.get_running_loop
 # anyio's own AsyncIOBackend.sleep, taken before simulator._sleep replaces it
-_STOCK_ANYIO_SLEEP: Callable[[Any, float], Any] = (
-    _anyio_asyncio.AsyncIOBackend.__dict__["sleep"].__func__
-)
+STOCK_ASYNCIO_SLEEP = stock_sleep(_anyio_asyncio.AsyncIOBackend)

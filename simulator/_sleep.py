@@ -35,20 +35,19 @@ unchanged; the only cost left there is one type check per sleep.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import trio
 from anyio._backends import _asyncio as _anyio_asyncio
 from anyio._backends import _trio as _anyio_trio
 
+from ._asyncio_loop import STOCK_ASYNCIO_SLEEP, stock_sleep
 from ._asyncio_loop import anyio_sleep as _asyncio_sleep
 from ._trio_clock import VirtualTrioClock
 from ._watchdog import raise_clock_frozen
 
 __all__ = ["install"]
 
-_SleepFn = Callable[[Any, float], Coroutine[Any, Any, None]]
 
 _current_clock = trio.lowlevel.current_clock
 _current_task = trio.lowlevel.current_task
@@ -57,18 +56,8 @@ _checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
 _INF = math.inf
 
 
-def _stock(backend: type) -> _SleepFn | None:
-    """The backend's own ``sleep`` function, or None if anyio changed shape."""
-    stock = backend.__dict__.get("sleep")
-    if not isinstance(stock, classmethod):
-        return None
-    function: _SleepFn = stock.__func__
-    return function
-
-
 # anyio's own sleeps; None if anyio's backends no longer have that shape
-_STOCK_ASYNCIO = _stock(_anyio_asyncio.AsyncIOBackend)
-_STOCK_TRIO = _stock(_anyio_trio.TrioBackend)
+_STOCK_TRIO = stock_sleep(_anyio_trio.TrioBackend)
 
 
 async def _trio_sleep(cls: Any, delay: float) -> None:
@@ -81,8 +70,9 @@ async def _trio_sleep(cls: Any, delay: float) -> None:
         or not clock.fast_sleep
         or not 0 < delay < _INF
     ):
-        assert _STOCK_TRIO is not None
-        return await _STOCK_TRIO(cls, delay)
+        assert _STOCK_TRIO is not None  # install() checked it
+        await _STOCK_TRIO(cls, delay)
+        return
     sleep = clock.sleep_entry(delay, _current_task())
     await _wait_task_rescheduled(sleep.abort)
     # Woken at the moment an enclosing scope expired too: trio.sleep would
@@ -96,7 +86,7 @@ def install() -> bool:
     Returns False, leaving anyio as it is, when its backends no longer have
     the ``sleep`` class methods this relies on; runs are then slower, not wrong.
     """
-    if _STOCK_ASYNCIO is None or _STOCK_TRIO is None:
+    if STOCK_ASYNCIO_SLEEP is None or _STOCK_TRIO is None:
         return False
     for backend, fast in (
         (_anyio_asyncio.AsyncIOBackend, _asyncio_sleep),

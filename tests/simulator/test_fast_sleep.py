@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator import _sleep, now_ns, run
-from simulator._asyncio_loop import VirtualEventLoop
+from simulator._asyncio_loop import STOCK_ASYNCIO_SLEEP, VirtualEventLoop
 from simulator._clockcore import SENTINEL_S
 from simulator._run import BACKENDS
 from simulator._trio_clock import VirtualTrioClock
@@ -611,7 +611,7 @@ def test_plain_anyio_run_sleeps_in_real_time_after_install(
     run(anyio.sleep, 1)
     # the fast path is installed, so this goes through its fall-back branch
     for backend, stock in (
-        (anyio_asyncio.AsyncIOBackend, _sleep._STOCK_ASYNCIO),
+        (anyio_asyncio.AsyncIOBackend, STOCK_ASYNCIO_SLEEP),
         (anyio_trio.TrioBackend, _sleep._STOCK_TRIO),
     ):
         assert backend.__dict__["sleep"].__func__ is not stock
