@@ -182,7 +182,7 @@ _MAX_REAL_WAIT_S = 24 * 3600.0
 _POP_ONE_BY_ONE = 8
 
 
-def _pop_due(heap: list[_Entry], ns: int) -> list[_Entry]:
+def pop_due(heap: list[_Entry], ns: int) -> list[_Entry]:
     """Pop the entries due by nanosecond ``ns`` (``round(when * 1e9) <= ns``,
     the rule that picks the nanosecond the clock jumps to), in (when,
     sequence) order.
@@ -409,7 +409,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         if (heap and is_due(heap[0][0], ns)) or self._debug:  # type: ignore[attr-defined]
             self._run_due(self._due(heap, sleeps), ready)
             return
-        due = _pop_due(sleeps, ns)
+        due = pop_due(sleeps, ns)
         if not due:
             return
         woken: _Woken = []
@@ -449,7 +449,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         timers: list[_Entry] = []
         ended: list[_Entry] = []
         if heap and is_due(heap[0][0], ns):
-            for entry in _pop_due(heap, ns):
+            for entry in pop_due(heap, ns):
                 handle = entry[2]
                 handle._scheduled = False
                 if handle._cancelled:
@@ -464,7 +464,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                 else:
                     timers.append(entry)
         if sleeps and is_due(sleeps[0][0], ns):
-            for when, seq, future in _pop_due(sleeps, ns):
+            for when, seq, future in pop_due(sleeps, ns):
                 if future.done():
                     self._cancelled_sleeps -= 1
                     continue

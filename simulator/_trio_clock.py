@@ -18,8 +18,7 @@ import time
 
 import trio
 
-from ._asyncio_loop import _pop_due as pop_due
-from ._asyncio_loop import last_float_of
+from ._asyncio_loop import last_float_of, pop_due
 from ._clockcore import REAL_SLICE_S, SENTINEL_NS, ClockCore
 
 __all__ = ["HeartbeatInstrument", "VirtualTrioClock", "io_waiters"]
